@@ -1,0 +1,7 @@
+"""syft_rs: the syft.js federated-learning client for Python, on a Rust core."""
+
+from __future__ import annotations
+
+from syft_rs._core import __version__
+
+__all__ = ["__version__"]

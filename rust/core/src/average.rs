@@ -1,0 +1,1 @@
+//! FedAvg: mean of model diffs and its application to a checkpoint.

@@ -1,0 +1,1 @@
+//! Samplers and batch assembly for the DataLoader (seedable shuffle, row gathers).

@@ -1,0 +1,15 @@
+//! syft-rs-core: the syft-proto codec, the PySyft Plan interpreter and its tensor kernels,
+//! batching and federated averaging. Pure Rust: nothing here knows about Python.
+
+pub mod average;
+pub mod batch;
+pub mod error;
+pub mod interp;
+pub mod ops;
+pub mod plan;
+pub mod proto;
+pub mod state;
+pub mod tensor;
+
+pub use error::{Error, Result};
+pub use tensor::{DType, Tensor};

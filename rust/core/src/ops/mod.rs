@@ -1,0 +1,1 @@
+//! Op registry (name -> builder) and the op families of both dialects.

@@ -1,0 +1,1 @@
+//! State <-> tensors: model parameters, diffs (original − trained) and their serialization.

@@ -1,0 +1,7 @@
+//! Bindings for syft_rs_core::average.
+
+use pyo3::prelude::*;
+
+pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+    Ok(())
+}

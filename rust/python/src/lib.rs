@@ -1,0 +1,19 @@
+//! The `syft_rs._core` extension module: one binding file per core module.
+
+use pyo3::prelude::*;
+
+mod average;
+mod batch;
+mod errors;
+mod plan;
+mod state;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    state::register(m)?;
+    plan::register(m)?;
+    batch::register(m)?;
+    average::register(m)?;
+    Ok(())
+}

@@ -32,7 +32,18 @@ pytestmark = [needs_core, pytest.mark.skipif(os.name != "posix", reason="needs S
 def node_process(db: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """``syft-rs node --port 0 --db db`` as a subprocess; yields (process, url)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "syft_rs.cli", "node", "--port", "0", "--db", str(db), "--log-level", "WARNING"],
+        [
+            sys.executable,
+            "-m",
+            "syft_rs.cli",
+            "node",
+            "--port",
+            "0",
+            "--db",
+            str(db),
+            "--log-level",
+            "WARNING",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -88,7 +99,9 @@ def assert_db_consistent(db: Path, model: bytes) -> None:
         layout = [(p.shape, p.dtype) for p in params(model)]
         for (value,) in conn.execute("SELECT value FROM model_checkpoint"):
             assert [(p.shape, p.dtype) for p in params(bytes(value))] == layout
-        latest = conn.execute("SELECT COUNT(*) FROM model_checkpoint WHERE alias='latest'").fetchone()
+        latest = conn.execute(
+            "SELECT COUNT(*) FROM model_checkpoint WHERE alias='latest'"
+        ).fetchone()
         assert latest[0] == conn.execute("SELECT COUNT(*) FROM model").fetchone()[0]
     finally:
         conn.close()
@@ -126,9 +139,9 @@ def test_kill9_mid_cycle_keeps_acknowledged_reports(tmp_path: Path) -> None:
         wid, key = workers[2]
         r = c.get("get-model", worker_id=wid, request_key=key, model_id=1)
         assert r.status_code == 200 and r.content == model
-        assert c.call("host-training", {"client_config": {"name": "mnist", "version": "1.0.0"}}) == {
-            "error": "FL Process already exists."
-        }
+        assert c.call(
+            "host-training", {"client_config": {"name": "mnist", "version": "1.0.0"}}
+        ) == {"error": "FL Process already exists."}
         # the two acknowledged reports survived: the third completes the cycle with all three
         assert c.report(wid, key, ds[2]) == {"status": "success"}
         got = params(c.checkpoint("mnist", "2").content)

@@ -79,12 +79,12 @@ class TensorDataset(Dataset):
             raise ValueError("TensorDataset needs at least one array")
         converted = []
         for k, a in enumerate(arrays):
-            arr = np.ascontiguousarray(a)
+            arr = np.asarray(a)
             if arr.ndim == 0:
                 raise ValueError(f"TensorDataset array {k} is 0-d; arrays need a first dimension")
             if arr.dtype.hasobject:
                 raise TypeError(f"TensorDataset array {k} has object dtype")
-            converted.append(arr)
+            converted.append(np.ascontiguousarray(arr))
         n = converted[0].shape[0]
         for k, arr in enumerate(converted):
             if arr.shape[0] != n:

@@ -103,9 +103,6 @@ class Job:
         await self.start()
 
     async def _run_cycle_request(self) -> tuple[str, Any]:
-        from syft_rs.model import SyftModel
-        from syft_rs.plan import Plan
-
         self.worker_id = None
         self.request_key = None
         auth_data: dict[str, Any] = {"model_name": self.model_name}
@@ -162,6 +159,9 @@ class Job:
         self.client_config = client_config
         protocols = cycle.get("protocols") or {}
         self.protocols = dict(protocols) if isinstance(protocols, dict) else {}
+
+        from syft_rs.model import SyftModel
+        from syft_rs.plan import Plan
 
         ids = {"worker_id": self.worker_id, "request_key": request_key}
         model_bytes = await self._grid.get_bytes("get-model", {**ids, "model_id": model_id})

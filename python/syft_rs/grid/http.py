@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +53,8 @@ def raise_for_status(response: httpx.Response, body: bytes) -> None:
     if 200 <= response.status_code < 300:
         return
     text = body.decode("utf-8", "replace")
-    message = f"{response.status_code} {response.reason_phrase}"
+    reason = response.reason_phrase or httpx.codes.get_reason_phrase(response.status_code)
+    message = f"{response.status_code} {reason}".strip()
     try:
         obj = json.loads(text)
     except ValueError:
@@ -139,7 +141,8 @@ async def _download_once(
 ) -> bytes:
     try:
         async with client.stream("GET", url, params=params, timeout=io_timeout) as response:
-            body = b"".join([chunk async for chunk in response.aiter_bytes()])
+            async with aclosing(response.aiter_bytes()) as chunks:
+                body = b"".join([chunk async for chunk in chunks])
             received = response.num_bytes_downloaded
     except httpx.HTTPError as exc:
         raise transport_error(exc, f"GET {url}") from exc

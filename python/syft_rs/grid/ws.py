@@ -160,7 +160,7 @@ class WebSocketConnection:
                 finally:
                     await response.aclose()
                 raise GridError(
-                    f"WS upgrade refused: {response.status_code} {response.reason_phrase}",
+                    f"WS upgrade refused: {response.status_code} {response.reason_phrase or httpx.codes.get_reason_phrase(response.status_code)}",
                     raw=body.decode("utf-8", "replace"),
                     status=response.status_code,
                 )

@@ -55,7 +55,7 @@ TRANSPORTS = pytest.mark.parametrize("transport", ["ws", "http"])
 
 @TRANSPORTS
 @pytest.mark.parametrize(
-    ("timeout", "expected"),
+    ("sent_timeout", "expected"),
     [
         (2700, 2700.0),
         (12.5, 12.5),
@@ -66,9 +66,9 @@ TRANSPORTS = pytest.mark.parametrize("transport", ["ws", "http"])
         (None, None),
     ],
 )
-async def test_rejected_timeout_forms(server, grid, transport, timeout, expected) -> None:
+async def test_rejected_timeout_forms(server, grid, transport, sent_timeout, expected) -> None:
     grid.reject = True
-    grid.reject_timeout = timeout
+    grid.reject_timeout = sent_timeout
     grid.wrap_http = True  # PyGrid dev wraps HTTP cycle-request answers
     async with Syft(url(server, transport), allow_insecure=True) as syft:
         job = syft.new_job("mnist", "1.0.0")

@@ -21,7 +21,7 @@ from syft_rs import Syft
 from syft_rs.errors import GridError, GridUnknownCycleStatusError
 from syft_rs.grid.ws import WebSocketConnection
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
 
 @pytest.fixture(scope="module")

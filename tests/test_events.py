@@ -8,7 +8,7 @@ import pytest
 
 from syft_rs.events import EventEmitter, normalize_event_name
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(60)]
 
 
 def test_names_normalize() -> None:

@@ -74,5 +74,7 @@ class EventEmitter:
         # Copy: a handler may subscribe or unsubscribe while we iterate.
         for handler in list(self._handlers.get(normalize_event_name(event), ())):
             result = handler(payload)
-            if inspect.isawaitable(result):
+            # A stop request returned by a handler (``lambda p: trainer.stop()``) is not
+            # awaited: it resolves only after the emitting loop moves on.
+            if inspect.isawaitable(result) and not getattr(result, "_resolves_after_emit", False):
                 await result

@@ -28,6 +28,10 @@ __all__ = ["PlanInputSpec", "PlanOutputSpec", "PlanTrainer", "PlanTrainerCheckpo
 class _StopRequest:
     """The awaitable returned by :meth:`PlanTrainer.stop`; resolves to a checkpoint."""
 
+    # The event emitter does not await this when a handler returns it (it would wait for
+    # the very loop that is running the handler).
+    _resolves_after_emit = True
+
     def __init__(self, result: PlanTrainerCheckpoint | None = None) -> None:
         self._result = result
         self._done = result is not None
@@ -147,8 +151,6 @@ class PlanTrainer:
             bs = batch_size
         else:
             bs = self.client_config.get("batch_size")
-        if bs is None and self._tensor_mode:
-            raise ValueError("batch_size is required (argument or client_config['batch_size'])")
         self.batch_size: int | None = None if bs is None else _positive_int(bs, "batch_size")
         ep = epochs if epochs is not None else self.client_config.get("max_epochs")
         self.epochs: int = 1 if ep is None else _positive_int(ep, "epochs", minimum=0)
@@ -177,6 +179,8 @@ class PlanTrainer:
             self.on(name, handler)
         if checkpoint is not None:
             self.apply_checkpoint(checkpoint)
+        if self.batch_size is None and self._tensor_mode:
+            raise ValueError("batch_size is required (argument or client_config['batch_size'])")
 
     # ---- events ------------------------------------------------------------------------
 

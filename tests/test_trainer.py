@@ -62,7 +62,7 @@ async def test_event_sequence_and_payloads() -> None:
     rec = Recorder(trainer)
     await trainer.start()
     expected = ["start"]
-    for e in range(2):
+    for _ in range(2):
         expected += ["epochStart"] + ["batchStart", "batchEnd"] * 3 + ["epochEnd"]
     expected += ["end"]
     assert rec.names() == expected

@@ -6,6 +6,7 @@ from syft_rs._core import __version__
 from syft_rs.checkpoint import PlanTrainerCheckpoint
 from syft_rs.data import DataLoader, Dataset, TensorDataset
 from syft_rs.job import Job
+from syft_rs.model import SyftModel
 from syft_rs.specs import PlanInputSpec, PlanOutputSpec
 from syft_rs.syft import Syft
 from syft_rs.trainer import PlanTrainer
@@ -19,6 +20,7 @@ __all__ = [
     "PlanTrainer",
     "PlanTrainerCheckpoint",
     "Syft",
+    "SyftModel",
     "TensorDataset",
     "__version__",
 ]

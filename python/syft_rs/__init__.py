@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from syft_rs._core import __version__
+from syft_rs.model import SyftModel
 
-__all__ = ["__version__"]
+__all__ = ["SyftModel", "__version__"]

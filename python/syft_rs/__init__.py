@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from syft_rs._core import __version__
+from syft_rs.plan import Plan
 
-__all__ = ["__version__"]
+__all__ = ["Plan", "__version__"]

@@ -131,7 +131,11 @@ pub enum Priority {
 /// highest-priority group holding it; a category reached only by a literal gives the
 /// literal's default dtype (int64 / float32).
 pub fn torch_result_type(operands: &[(DType, Priority)]) -> DType {
-    let cat = operands.iter().map(|(d, _)| d.category()).max().unwrap_or(2);
+    let cat = operands
+        .iter()
+        .map(|(d, _)| d.category())
+        .max()
+        .unwrap_or(2);
     let group = operands
         .iter()
         .filter(|(d, _)| d.category() == cat)
@@ -173,8 +177,16 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Vec<usize>> {
     let n = a.len().max(b.len());
     let mut out = vec![0; n];
     for i in 0..n {
-        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
-        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+        let da = if i + a.len() >= n {
+            a[i + a.len() - n]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= n {
+            b[i + b.len() - n]
+        } else {
+            1
+        };
         out[i] = if da == db || db == 1 {
             da
         } else if da == 1 {
@@ -374,7 +386,10 @@ impl Tensor {
     /// Convert on entry into the TF.js dialect (plans.md §6.3).
     pub fn to_tfjs(self) -> Result<Tensor> {
         if let Tensor::I64(a) = &self {
-            if let Some(v) = a.iter().find(|v| **v < i32::MIN as i64 || **v > i32::MAX as i64) {
+            if let Some(v) = a
+                .iter()
+                .find(|v| **v < i32::MIN as i64 || **v > i32::MAX as i64)
+            {
                 return Err(Error::DType(format!(
                     "int64 value {v} is outside the int32 range of the TF.js dialect"
                 )));
@@ -475,7 +490,11 @@ impl<'a> TensorView<'a> {
 
 /// Format dims as `"3,3"`.
 pub fn shape_str(shape: &[usize]) -> String {
-    shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(",")
+    shape
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// C-style numeric conversion between the supported element types.
@@ -585,17 +604,47 @@ mod tests {
 
     #[test]
     fn torch_promotion_examples_of_the_spec() {
-        assert_eq!(torch_result_type(&[(F32, Dimensioned), (I64, ZeroDim)]), F32);
-        assert_eq!(torch_result_type(&[(I64, Dimensioned), (F32, Literal)]), F32);
-        assert_eq!(torch_result_type(&[(I32, Dimensioned), (I64, Dimensioned)]), I64);
-        assert_eq!(torch_result_type(&[(F32, Dimensioned), (F64, ZeroDim)]), F32);
-        assert_eq!(torch_result_type(&[(I64, Dimensioned), (F64, ZeroDim)]), F64);
-        assert_eq!(torch_result_type(&[(Bool, Dimensioned), (F32, Dimensioned)]), F32);
-        assert_eq!(torch_result_type(&[(U8, Dimensioned), (I32, Dimensioned)]), I32);
+        assert_eq!(
+            torch_result_type(&[(F32, Dimensioned), (I64, ZeroDim)]),
+            F32
+        );
+        assert_eq!(
+            torch_result_type(&[(I64, Dimensioned), (F32, Literal)]),
+            F32
+        );
+        assert_eq!(
+            torch_result_type(&[(I32, Dimensioned), (I64, Dimensioned)]),
+            I64
+        );
+        assert_eq!(
+            torch_result_type(&[(F32, Dimensioned), (F64, ZeroDim)]),
+            F32
+        );
+        assert_eq!(
+            torch_result_type(&[(I64, Dimensioned), (F64, ZeroDim)]),
+            F64
+        );
+        assert_eq!(
+            torch_result_type(&[(Bool, Dimensioned), (F32, Dimensioned)]),
+            F32
+        );
+        assert_eq!(
+            torch_result_type(&[(U8, Dimensioned), (I32, Dimensioned)]),
+            I32
+        );
         assert_eq!(torch_result_type(&[(F32, ZeroDim), (I64, ZeroDim)]), F32);
-        assert_eq!(torch_result_type(&[(Bool, Dimensioned), (I64, Literal)]), I64);
-        assert_eq!(torch_result_type(&[(I32, Dimensioned), (I64, Literal)]), I32);
-        assert_eq!(torch_result_type(&[(Bool, Dimensioned), (Bool, Literal)]), Bool);
+        assert_eq!(
+            torch_result_type(&[(Bool, Dimensioned), (I64, Literal)]),
+            I64
+        );
+        assert_eq!(
+            torch_result_type(&[(I32, Dimensioned), (I64, Literal)]),
+            I32
+        );
+        assert_eq!(
+            torch_result_type(&[(Bool, Dimensioned), (Bool, Literal)]),
+            Bool
+        );
     }
 
     #[test]
@@ -614,7 +663,10 @@ mod tests {
         assert_eq!(broadcast_shapes(&[], &[2, 2]).unwrap(), vec![2, 2]);
         assert_eq!(broadcast_shapes(&[0, 3], &[1]).unwrap(), vec![0, 3]);
         let e = broadcast_shapes(&[3, 3], &[2]).unwrap_err();
-        assert_eq!(e.to_string(), "Operands could not be broadcast together with shapes 3,3 and 2.");
+        assert_eq!(
+            e.to_string(),
+            "Operands could not be broadcast together with shapes 3,3 and 2."
+        );
         let e = broadcast_shapes(&[], &[]).unwrap();
         assert!(e.is_empty());
     }
@@ -622,7 +674,10 @@ mod tests {
     #[test]
     fn casts_follow_c_rules() {
         let t = Tensor::from_shape_vec(&[4], vec![-1.7f32, 0.0, 2.9, 0.5]).unwrap();
-        assert_eq!(t.view().cast(I64), Tensor::from_shape_vec(&[4], vec![-1i64, 0, 2, 0]).unwrap());
+        assert_eq!(
+            t.view().cast(I64),
+            Tensor::from_shape_vec(&[4], vec![-1i64, 0, 2, 0]).unwrap()
+        );
         assert_eq!(
             t.view().cast(Bool),
             Tensor::from_shape_vec(&[4], vec![true, false, true, true]).unwrap()

@@ -9,7 +9,11 @@ struct Cast(DType);
 
 impl Kernel for Cast {
     fn eval(&self, mut args: Vec<Operand<'_>>) -> Result<Tensor> {
-        Ok(args.pop().unwrap_or_else(|| unreachable!()).into_dtype(self.0).into_tensor())
+        Ok(args
+            .pop()
+            .unwrap_or_else(|| unreachable!())
+            .into_dtype(self.0)
+            .into_tensor())
     }
 }
 

@@ -64,17 +64,41 @@ fn cmp(c: Cmp) -> impl Fn(&mut Call<'_>) -> BuildResult + Send + Sync + 'static 
         let b = call.bind(sig)?;
         call.operand(&b, sig[0])?;
         call.operand(&b, sig[1])?;
-        Ok(Box::new(Compare { cmp: c, dialect: call.dialect }))
+        Ok(Box::new(Compare {
+            cmp: c,
+            dialect: call.dialect,
+        }))
     }
 }
 
 pub fn register(r: &mut Registry) {
     r.torch(&["eq", "torch.eq", "__eq__"], cmp(Cmp::Eq));
-    r.torch(&["ne", "torch.ne", "__ne__", "not_equal", "torch.not_equal"], cmp(Cmp::Ne));
-    r.torch(&["gt", "torch.gt", "__gt__", "greater", "torch.greater"], cmp(Cmp::Gt));
-    r.torch(&["ge", "torch.ge", "__ge__", "greater_equal", "torch.greater_equal"], cmp(Cmp::Ge));
-    r.torch(&["lt", "torch.lt", "__lt__", "less", "torch.less"], cmp(Cmp::Lt));
-    r.torch(&["le", "torch.le", "__le__", "less_equal", "torch.less_equal"], cmp(Cmp::Le));
+    r.torch(
+        &["ne", "torch.ne", "__ne__", "not_equal", "torch.not_equal"],
+        cmp(Cmp::Ne),
+    );
+    r.torch(
+        &["gt", "torch.gt", "__gt__", "greater", "torch.greater"],
+        cmp(Cmp::Gt),
+    );
+    r.torch(
+        &[
+            "ge",
+            "torch.ge",
+            "__ge__",
+            "greater_equal",
+            "torch.greater_equal",
+        ],
+        cmp(Cmp::Ge),
+    );
+    r.torch(
+        &["lt", "torch.lt", "__lt__", "less", "torch.less"],
+        cmp(Cmp::Lt),
+    );
+    r.torch(
+        &["le", "torch.le", "__le__", "less_equal", "torch.less_equal"],
+        cmp(Cmp::Le),
+    );
     r.tfjs(&["equal"], cmp(Cmp::Eq));
     r.tfjs(&["notEqual"], cmp(Cmp::Ne));
     r.tfjs(&["greater"], cmp(Cmp::Gt));
@@ -91,9 +115,20 @@ mod tests {
     #[test]
     fn compares_in_promoted_dtype() {
         let a = Tensor::from_shape_vec(&[3], vec![1i64, 2, 3]).unwrap();
-        let k = Compare { cmp: Cmp::Gt, dialect: Dialect::Torch };
-        let r = k.eval(vec![Operand::View(a.view()), Operand::Lit(Scalar::Float(1.5))]).unwrap();
-        assert_eq!(r, Tensor::from_shape_vec(&[3], vec![false, true, true]).unwrap());
+        let k = Compare {
+            cmp: Cmp::Gt,
+            dialect: Dialect::Torch,
+        };
+        let r = k
+            .eval(vec![
+                Operand::View(a.view()),
+                Operand::Lit(Scalar::Float(1.5)),
+            ])
+            .unwrap();
+        assert_eq!(
+            r,
+            Tensor::from_shape_vec(&[3], vec![false, true, true]).unwrap()
+        );
         assert_eq!(r.dtype(), DType::Bool);
     }
 }

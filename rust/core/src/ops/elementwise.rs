@@ -8,7 +8,9 @@ use crate::dispatch_num;
 use crate::error::{Error, Result};
 use crate::ops::num::{map_same, zip_same, Float, Num};
 use crate::ops::{in_place, lit_number, BuildResult, Call, Dialect, Kernel, Operand, Registry};
-use crate::tensor::{broadcast_shapes, tfjs_upcast, torch_result_type, DType, Element, Scalar, Tensor};
+use crate::tensor::{
+    broadcast_shapes, tfjs_upcast, torch_result_type, DType, Element, Scalar, Tensor,
+};
 
 /// Binary arithmetic operations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,10 +73,16 @@ pub fn binary(op: BinOp, a: Operand<'_>, b: Operand<'_>, dt: DType) -> Result<Te
                 None => matches!(b, Operand::Lit(Scalar::Int(i)) if i < 0),
             };
             if neg {
-                return Err(Error::Execution("Integers to negative integer powers are not allowed.".into()));
+                return Err(Error::Execution(
+                    "Integers to negative integer powers are not allowed.".into(),
+                ));
             }
         }
-        Ok(T::wrap(zip_same(a.typed::<T>(), b.typed::<T>(), op.f::<T>())?))
+        Ok(T::wrap(zip_same(
+            a.typed::<T>(),
+            b.typed::<T>(),
+            op.f::<T>(),
+        )?))
     }
     dispatch_num!(dt, T => go::<T>(op, a, b), bool => {
         let f = op.on_bool().ok_or_else(|| Error::DType(format!(
@@ -124,7 +132,11 @@ impl Kernel for Arith {
     }
 }
 
-fn arith(op: BinOp, swap: bool, with_alpha: bool) -> impl Fn(&mut Call<'_>) -> BuildResult + Send + Sync + 'static {
+fn arith(
+    op: BinOp,
+    swap: bool,
+    with_alpha: bool,
+) -> impl Fn(&mut Call<'_>) -> BuildResult + Send + Sync + 'static {
     move |c| {
         let sig: &[&'static str] = match (c.dialect, with_alpha) {
             (Dialect::Tfjs, _) => &["a", "b"],
@@ -134,8 +146,17 @@ fn arith(op: BinOp, swap: bool, with_alpha: bool) -> impl Fn(&mut Call<'_>) -> B
         let b = c.bind(sig)?;
         c.operand(&b, sig[0])?;
         c.operand(&b, sig[1])?;
-        let alpha = if with_alpha && c.dialect == Dialect::Torch { lit_number(&b, "alpha")? } else { None };
-        Ok(Box::new(Arith { op, dialect: c.dialect, alpha, swap }))
+        let alpha = if with_alpha && c.dialect == Dialect::Torch {
+            lit_number(&b, "alpha")?
+        } else {
+            None
+        };
+        Ok(Box::new(Arith {
+            op,
+            dialect: c.dialect,
+            alpha,
+            swap,
+        }))
     }
 }
 
@@ -186,11 +207,17 @@ impl UnOp {
 pub fn unary(op: UnOp, dialect: Dialect, x: Operand<'_>) -> Result<Tensor> {
     let dt = x.dtype();
     let dt = if op.is_float_op() {
-        if dialect == Dialect::Torch && dt.is_float() { dt } else { DType::F32 }
+        if dialect == Dialect::Torch && dt.is_float() {
+            dt
+        } else {
+            DType::F32
+        }
     } else if dt == DType::Bool {
         match (dialect, op) {
             (Dialect::Torch, UnOp::Neg | UnOp::Relu) => {
-                return Err(Error::DType(format!("{op:?} is not supported for bool tensors").to_lowercase()))
+                return Err(Error::DType(
+                    format!("{op:?} is not supported for bool tensors").to_lowercase(),
+                ))
             }
             (Dialect::Torch, _) => return Ok(x.into_tensor()),
             (Dialect::Tfjs, _) => DType::I32,
@@ -217,16 +244,27 @@ struct Unary {
 
 impl Kernel for Unary {
     fn eval(&self, mut args: Vec<Operand<'_>>) -> Result<Tensor> {
-        unary(self.op, self.dialect, args.pop().unwrap_or_else(|| unreachable!()))
+        unary(
+            self.op,
+            self.dialect,
+            args.pop().unwrap_or_else(|| unreachable!()),
+        )
     }
 }
 
 fn un(op: UnOp) -> impl Fn(&mut Call<'_>) -> BuildResult + Send + Sync + 'static {
     move |c| {
-        let name = if c.dialect == Dialect::Torch { "self" } else { "x" };
+        let name = if c.dialect == Dialect::Torch {
+            "self"
+        } else {
+            "x"
+        };
         let b = c.bind(&[name])?;
         c.operand(&b, name)?;
-        Ok(Box::new(Unary { op, dialect: c.dialect }))
+        Ok(Box::new(Unary {
+            op,
+            dialect: c.dialect,
+        }))
     }
 }
 
@@ -285,14 +323,20 @@ impl Kernel for Fill {
         fn full<T: Element>(shape: ndarray::IxDyn, v: T) -> Tensor {
             T::wrap(ArrayD::from_elem(shape, v))
         }
-        Ok(dispatch_num!(x.dtype(), T => full::<T>(shape, if self.one { T::ONE } else { T::ZERO }),
-            bool => full(shape, self.one)))
+        Ok(
+            dispatch_num!(x.dtype(), T => full::<T>(shape, if self.one { T::ONE } else { T::ZERO }),
+            bool => full(shape, self.one)),
+        )
     }
 }
 
 fn fill(one: bool) -> impl Fn(&mut Call<'_>) -> BuildResult + Send + Sync + 'static {
     move |c| {
-        let name = if c.dialect == Dialect::Torch { "self" } else { "x" };
+        let name = if c.dialect == Dialect::Torch {
+            "self"
+        } else {
+            "x"
+        };
         let b = c.bind(&[name])?;
         c.operand(&b, name)?;
         Ok(Box::new(Fill { one }))
@@ -302,18 +346,45 @@ fn fill(one: bool) -> impl Fn(&mut Call<'_>) -> BuildResult + Send + Sync + 'sta
 pub fn register(r: &mut Registry) {
     use BinOp::*;
     // torch binary arithmetic, reflected forms, in-place forms.
-    r.torch(&["add", "torch.add", "__add__", "__radd__"], arith(Add, false, true));
+    r.torch(
+        &["add", "torch.add", "__add__", "__radd__"],
+        arith(Add, false, true),
+    );
     r.torch(&["add_", "__iadd__"], in_place(arith(Add, false, true)));
-    r.torch(&["sub", "torch.sub", "__sub__", "subtract", "torch.subtract"], arith(Sub, false, true));
+    r.torch(
+        &["sub", "torch.sub", "__sub__", "subtract", "torch.subtract"],
+        arith(Sub, false, true),
+    );
     r.torch(&["sub_", "__isub__"], in_place(arith(Sub, false, true)));
     r.torch(&["__rsub__", "torch.rsub"], arith(Sub, true, false));
-    r.torch(&["mul", "torch.mul", "__mul__", "__rmul__", "multiply", "torch.multiply"], arith(Mul, false, false));
+    r.torch(
+        &[
+            "mul",
+            "torch.mul",
+            "__mul__",
+            "__rmul__",
+            "multiply",
+            "torch.multiply",
+        ],
+        arith(Mul, false, false),
+    );
     r.torch(&["mul_", "__imul__"], in_place(arith(Mul, false, false)));
     r.torch(
-        &["div", "torch.div", "true_divide", "torch.true_divide", "__truediv__", "divide", "torch.divide"],
+        &[
+            "div",
+            "torch.div",
+            "true_divide",
+            "torch.true_divide",
+            "__truediv__",
+            "divide",
+            "torch.divide",
+        ],
         arith(Div, false, false),
     );
-    r.torch(&["div_", "__itruediv__", "true_divide_"], in_place(arith(Div, false, false)));
+    r.torch(
+        &["div_", "__itruediv__", "true_divide_"],
+        in_place(arith(Div, false, false)),
+    );
     r.torch(&["__rtruediv__"], arith(Div, true, false));
     r.torch(&["pow", "torch.pow", "__pow__"], arith(Pow, false, false));
     r.torch(&["pow_", "__ipow__"], in_place(arith(Pow, false, false)));
@@ -336,8 +407,14 @@ pub fn register(r: &mut Registry) {
     r.torch(&["abs_"], in_place(un(UnOp::Abs)));
     r.torch(&["sign", "torch.sign"], un(UnOp::Sign));
     r.torch(&["sign_"], in_place(un(UnOp::Sign)));
-    r.torch(&["relu", "torch.relu", "torch.nn.functional.relu"], un(UnOp::Relu));
-    r.torch(&["relu_", "torch.relu_", "torch.nn.functional.relu_"], in_place(un(UnOp::Relu)));
+    r.torch(
+        &["relu", "torch.relu", "torch.nn.functional.relu"],
+        un(UnOp::Relu),
+    );
+    r.torch(
+        &["relu_", "torch.relu_", "torch.nn.functional.relu_"],
+        in_place(un(UnOp::Relu)),
+    );
     r.torch(&["exp", "torch.exp"], un(UnOp::Exp));
     r.torch(&["exp_"], in_place(un(UnOp::Exp)));
     r.torch(&["log", "torch.log"], un(UnOp::Log));
@@ -346,9 +423,15 @@ pub fn register(r: &mut Registry) {
     r.torch(&["sqrt_"], in_place(un(UnOp::Sqrt)));
     r.torch(&["rsqrt", "torch.rsqrt"], un(UnOp::Rsqrt));
     r.torch(&["rsqrt_"], in_place(un(UnOp::Rsqrt)));
-    r.torch(&["sigmoid", "torch.sigmoid", "torch.nn.functional.sigmoid"], un(UnOp::Sigmoid));
+    r.torch(
+        &["sigmoid", "torch.sigmoid", "torch.nn.functional.sigmoid"],
+        un(UnOp::Sigmoid),
+    );
     r.torch(&["sigmoid_"], in_place(un(UnOp::Sigmoid)));
-    r.torch(&["tanh", "torch.tanh", "torch.nn.functional.tanh"], un(UnOp::Tanh));
+    r.torch(
+        &["tanh", "torch.tanh", "torch.nn.functional.tanh"],
+        un(UnOp::Tanh),
+    );
     r.torch(&["tanh_"], in_place(un(UnOp::Tanh)));
     r.tfjs(&["neg"], un(UnOp::Neg));
     r.tfjs(&["abs"], un(UnOp::Abs));
@@ -382,33 +465,66 @@ mod tests {
     fn add_broadcasts_and_promotes() {
         let a = t32(&[2, 2], &[1.0, 2.0, 3.0, 4.0]);
         let b = Tensor::from_shape_vec(&[], vec![2i64]).unwrap();
-        let k = Arith { op: BinOp::Div, dialect: Dialect::Torch, alpha: None, swap: false };
-        let r = k.eval(vec![Operand::View(a.view()), Operand::View(b.view())]).unwrap();
+        let k = Arith {
+            op: BinOp::Div,
+            dialect: Dialect::Torch,
+            alpha: None,
+            swap: false,
+        };
+        let r = k
+            .eval(vec![Operand::View(a.view()), Operand::View(b.view())])
+            .unwrap();
         assert_eq!(r, t32(&[2, 2], &[0.5, 1.0, 1.5, 2.0]));
-        let r = k.eval(vec![Operand::Own(a.clone()), Operand::Lit(Scalar::Int(2))]).unwrap();
+        let r = k
+            .eval(vec![Operand::Own(a.clone()), Operand::Lit(Scalar::Int(2))])
+            .unwrap();
         assert_eq!(r.dtype(), DType::F32);
         let bad = t32(&[2], &[1.0, 2.0]);
         let c = t32(&[3, 3], &[0.0; 9]);
-        let e = k.eval(vec![Operand::View(c.view()), Operand::View(bad.view())]).unwrap_err();
-        assert_eq!(e.to_string(), "Operands could not be broadcast together with shapes 3,3 and 2.");
+        let e = k
+            .eval(vec![Operand::View(c.view()), Operand::View(bad.view())])
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Operands could not be broadcast together with shapes 3,3 and 2."
+        );
     }
 
     #[test]
     fn reflected_and_bool_rules() {
         let a = t32(&[2], &[2.0, 4.0]);
-        let k = Arith { op: BinOp::Div, dialect: Dialect::Torch, alpha: None, swap: true };
-        let r = k.eval(vec![Operand::View(a.view()), Operand::Lit(Scalar::Int(1))]).unwrap();
+        let k = Arith {
+            op: BinOp::Div,
+            dialect: Dialect::Torch,
+            alpha: None,
+            swap: true,
+        };
+        let r = k
+            .eval(vec![Operand::View(a.view()), Operand::Lit(Scalar::Int(1))])
+            .unwrap();
         assert_eq!(r, t32(&[2], &[0.5, 0.25]));
         let t = Tensor::from_shape_vec(&[2], vec![true, false]).unwrap();
-        let sub = Arith { op: BinOp::Sub, dialect: Dialect::Torch, alpha: None, swap: false };
+        let sub = Arith {
+            op: BinOp::Sub,
+            dialect: Dialect::Torch,
+            alpha: None,
+            swap: false,
+        };
         assert!(matches!(
             sub.eval(vec![Operand::View(t.view()), Operand::View(t.view())]),
             Err(Error::DType(_))
         ));
-        let tfdiv = Arith { op: BinOp::Div, dialect: Dialect::Tfjs, alpha: None, swap: false };
+        let tfdiv = Arith {
+            op: BinOp::Div,
+            dialect: Dialect::Tfjs,
+            alpha: None,
+            swap: false,
+        };
         let i = Tensor::from_shape_vec(&[2], vec![-7i32, 7]).unwrap();
         let d = Tensor::from_shape_vec(&[], vec![2i32]).unwrap();
-        let r = tfdiv.eval(vec![Operand::View(i.view()), Operand::View(d.view())]).unwrap();
+        let r = tfdiv
+            .eval(vec![Operand::View(i.view()), Operand::View(d.view())])
+            .unwrap();
         assert_eq!(r, Tensor::from_shape_vec(&[2], vec![-4i32, 3]).unwrap());
     }
 
@@ -422,6 +538,11 @@ mod tests {
         let r = unary(UnOp::Relu, Dialect::Tfjs, Operand::View(b.view())).unwrap();
         assert_eq!(r.dtype(), DType::I32);
         let v: TensorView<'_> = i.view();
-        assert_eq!(unary(UnOp::Neg, Dialect::Torch, Operand::View(v)).unwrap().dtype(), DType::I64);
+        assert_eq!(
+            unary(UnOp::Neg, Dialect::Torch, Operand::View(v))
+                .unwrap()
+                .dtype(),
+            DType::I64
+        );
     }
 }

@@ -4,13 +4,19 @@
 use ndarray::{ArrayD, ArrayView2, ArrayViewD, Ix2, IxDyn};
 
 use crate::error::{Error, Result};
-use crate::ops::{lit_bool, lit_ints, BuildResult, Call, Dialect, Kernel, Operand, Registry, Tag, ViewStep};
-use crate::tensor::{broadcast_shapes, norm_axis, shape_str, tfjs_upcast, DType, Element, Tensor, TensorView};
+use crate::ops::{
+    lit_bool, lit_ints, BuildResult, Call, Dialect, Kernel, Operand, Registry, Tag, ViewStep,
+};
+use crate::tensor::{
+    broadcast_shapes, norm_axis, shape_str, tfjs_upcast, DType, Element, Tensor, TensorView,
+};
 
 /// torch `t()` rank rule.
 pub fn check_t(ndim: usize) -> Result<()> {
     if ndim > 2 {
-        return Err(Error::Shape(format!("t() expects a tensor with <= 2 dimensions, but self is {ndim}D")));
+        return Err(Error::Shape(format!(
+            "t() expects a tensor with <= 2 dimensions, but self is {ndim}D"
+        )));
     }
     Ok(())
 }
@@ -30,7 +36,11 @@ pub trait Gemm: crate::ops::num::Num {
 fn strides2<T>(v: &ArrayView2<'_, T>) -> (isize, isize) {
     let s = v.strides();
     // Size-1 dims may carry any stride; give them a harmless one.
-    let r = if v.shape()[0] <= 1 { v.shape()[1].max(1) as isize } else { s[0] };
+    let r = if v.shape()[0] <= 1 {
+        v.shape()[1].max(1) as isize
+    } else {
+        s[0]
+    };
     let c = if v.shape()[1] <= 1 { 1 } else { s[1] };
     (r, c)
 }
@@ -54,8 +64,20 @@ macro_rules! gemm_float {
                 // elements, and `c` holds m×n elements written row-major (strides n, 1).
                 unsafe {
                     matrixmultiply::$f(
-                        m, k, n, 1.0, a.as_ptr(), rsa, csa, b.as_ptr(), rsb, csb, 0.0,
-                        c.as_mut_ptr(), n as isize, 1,
+                        m,
+                        k,
+                        n,
+                        1.0,
+                        a.as_ptr(),
+                        rsa,
+                        csa,
+                        b.as_ptr(),
+                        rsb,
+                        csb,
+                        0.0,
+                        c.as_mut_ptr(),
+                        n as isize,
+                        1,
                     );
                 }
             }
@@ -89,19 +111,38 @@ gemm_int!(i32);
 gemm_int!(i64);
 
 fn mat_error(a: &[usize], b: &[usize]) -> Error {
-    let f = |s: &[usize]| s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("x");
-    Error::Shape(format!("shapes cannot be multiplied ({} and {})", f(a), f(b)))
+    let f = |s: &[usize]| {
+        s.iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join("x")
+    };
+    Error::Shape(format!(
+        "shapes cannot be multiplied ({} and {})",
+        f(a),
+        f(b)
+    ))
 }
 
 /// NumPy `matmul` of two views of the same dtype.
 fn matmul_typed<T: Gemm>(a: ArrayViewD<'_, T>, b: ArrayViewD<'_, T>) -> Result<ArrayD<T>> {
     let (an, bn) = (a.ndim(), b.ndim());
     if an == 0 || bn == 0 {
-        return Err(Error::Shape("both arguments to matmul need to be at least 1D".into()));
+        return Err(Error::Shape(
+            "both arguments to matmul need to be at least 1D".into(),
+        ));
     }
     // Promote 1-D operands to matrices, remembering which dims to drop.
-    let a2 = if an == 1 { a.clone().insert_axis(ndarray::Axis(0)) } else { a.clone() };
-    let b2 = if bn == 1 { b.clone().insert_axis(ndarray::Axis(1)) } else { b.clone() };
+    let a2 = if an == 1 {
+        a.clone().insert_axis(ndarray::Axis(0))
+    } else {
+        a.clone()
+    };
+    let b2 = if bn == 1 {
+        b.clone().insert_axis(ndarray::Axis(1))
+    } else {
+        b.clone()
+    };
     let (m, k) = (a2.shape()[a2.ndim() - 2], a2.shape()[a2.ndim() - 1]);
     let (k2, n) = (b2.shape()[b2.ndim() - 2], b2.shape()[b2.ndim() - 1]);
     if k != k2 {
@@ -111,8 +152,12 @@ fn matmul_typed<T: Gemm>(a: ArrayViewD<'_, T>, b: ArrayViewD<'_, T>) -> Result<A
     let mut out: Vec<T>;
     if a2.ndim() == 2 && b2.ndim() == 2 {
         out = vec_uninit(m * n);
-        let av = a2.into_dimensionality::<Ix2>().unwrap_or_else(|_| unreachable!());
-        let bv = b2.into_dimensionality::<Ix2>().unwrap_or_else(|_| unreachable!());
+        let av = a2
+            .into_dimensionality::<Ix2>()
+            .unwrap_or_else(|_| unreachable!());
+        let bv = b2
+            .into_dimensionality::<Ix2>()
+            .unwrap_or_else(|_| unreachable!());
         T::gemm(&av, &bv, &mut out);
         out_shape = vec![m, n];
     } else {
@@ -124,10 +169,22 @@ fn matmul_typed<T: Gemm>(a: ArrayViewD<'_, T>, b: ArrayViewD<'_, T>) -> Result<A
             s.push(y);
             s
         };
-        let ab = a2.broadcast(IxDyn(&full(batch.clone(), m, k))).unwrap_or_else(|| unreachable!());
-        let bb = b2.broadcast(IxDyn(&full(batch.clone(), k, n))).unwrap_or_else(|| unreachable!());
-        let ac = ab.as_standard_layout().into_owned().into_shape_with_order((nb, m, k)).map_err(|e| Error::Execution(e.to_string()))?;
-        let bc = bb.as_standard_layout().into_owned().into_shape_with_order((nb, k, n)).map_err(|e| Error::Execution(e.to_string()))?;
+        let ab = a2
+            .broadcast(IxDyn(&full(batch.clone(), m, k)))
+            .unwrap_or_else(|| unreachable!());
+        let bb = b2
+            .broadcast(IxDyn(&full(batch.clone(), k, n)))
+            .unwrap_or_else(|| unreachable!());
+        let ac = ab
+            .as_standard_layout()
+            .into_owned()
+            .into_shape_with_order((nb, m, k))
+            .map_err(|e| Error::Execution(e.to_string()))?;
+        let bc = bb
+            .as_standard_layout()
+            .into_owned()
+            .into_shape_with_order((nb, k, n))
+            .map_err(|e| Error::Execution(e.to_string()))?;
         out = vec_uninit(nb * m * n);
         for i in 0..nb {
             let av = ac.index_axis(ndarray::Axis(0), i);
@@ -163,7 +220,9 @@ pub fn matmul(a: TensorView<'_>, b: TensorView<'_>, dialect: Dialect) -> Result<
                 )));
             }
             if a.dtype() == DType::Bool {
-                return Err(Error::DType("matmul is not implemented for bool tensors".into()));
+                return Err(Error::DType(
+                    "matmul is not implemented for bool tensors".into(),
+                ));
             }
             a.dtype()
         }
@@ -191,8 +250,12 @@ struct MatMul {
 
 impl Kernel for MatMul {
     fn eval(&self, args: Vec<Operand<'_>>) -> Result<Tensor> {
-        let a = args[0].as_view().ok_or_else(|| Error::DType("matmul operands must be tensors".into()))?;
-        let b = args[1].as_view().ok_or_else(|| Error::DType("matmul operands must be tensors".into()))?;
+        let a = args[0]
+            .as_view()
+            .ok_or_else(|| Error::DType("matmul operands must be tensors".into()))?;
+        let b = args[1]
+            .as_view()
+            .ok_or_else(|| Error::DType("matmul operands must be tensors".into()))?;
         if self.only_2d && (a.ndim() != 2 || b.ndim() != 2) {
             return Err(Error::Shape(format!(
                 "mm expects 2-D operands, got shapes [{}] and [{}]",
@@ -230,10 +293,18 @@ fn build_matmul(only_2d: bool) -> impl Fn(&mut Call<'_>) -> BuildResult + Send +
                 let b = c.bind(&["a", "b", "transposeA?", "transposeB?"])?;
                 c.operand(&b, "a")?;
                 c.operand(&b, "b")?;
-                (lit_bool(&b, "transposeA")?.unwrap_or(false), lit_bool(&b, "transposeB")?.unwrap_or(false))
+                (
+                    lit_bool(&b, "transposeA")?.unwrap_or(false),
+                    lit_bool(&b, "transposeB")?.unwrap_or(false),
+                )
             }
         };
-        Ok(Box::new(MatMul { dialect: c.dialect, only_2d, transpose_a: ta, transpose_b: tb }))
+        Ok(Box::new(MatMul {
+            dialect: c.dialect,
+            only_2d,
+            transpose_a: ta,
+            transpose_b: tb,
+        }))
     }
 }
 
@@ -257,11 +328,16 @@ impl Kernel for Transpose {
         let perm: Vec<usize> = match self {
             Transpose::TorchT | Transpose::Reverse => (0..nd).rev().collect(),
             Transpose::Perm(p) => {
-                let p = p.iter().map(|a| norm_axis(*a, nd)).collect::<Result<Vec<_>>>()?;
+                let p = p
+                    .iter()
+                    .map(|a| norm_axis(*a, nd))
+                    .collect::<Result<Vec<_>>>()?;
                 let mut seen = p.clone();
                 seen.sort_unstable();
                 if p.len() != nd || seen.iter().enumerate().any(|(i, a)| i != *a) {
-                    return Err(Error::Shape(format!("perm {p:?} is not a permutation of {nd} axes")));
+                    return Err(Error::Shape(format!(
+                        "perm {p:?} is not a permutation of {nd} axes"
+                    )));
                 }
                 p
             }
@@ -315,7 +391,10 @@ fn build_transpose(c: &mut Call<'_>) -> BuildResult {
 }
 
 pub fn register(r: &mut Registry) {
-    r.torch(&["matmul", "torch.matmul", "__matmul__"], build_matmul(false));
+    r.torch(
+        &["matmul", "torch.matmul", "__matmul__"],
+        build_matmul(false),
+    );
     r.torch(&["mm", "torch.mm"], build_matmul(true));
     r.torch(&["t", "torch.t"], build_t);
     r.torch(&["transpose", "torch.transpose"], build_transpose);
@@ -333,7 +412,10 @@ mod tests {
         let b = Tensor::from_shape_vec(&[2, 3], vec![1.0f32, 0.0, 1.0, 0.0, 1.0, 0.0]).unwrap();
         // a · bᵀ through a transposed view.
         let r = matmul(a.view(), b.view().reversed_axes(), Dialect::Torch).unwrap();
-        assert_eq!(r, Tensor::from_shape_vec(&[2, 2], vec![4.0f32, 2.0, 10.0, 5.0]).unwrap());
+        assert_eq!(
+            r,
+            Tensor::from_shape_vec(&[2, 2], vec![4.0f32, 2.0, 10.0, 5.0]).unwrap()
+        );
         let v = Tensor::from_shape_vec(&[3], vec![1.0f32, 1.0, 1.0]).unwrap();
         let r = matmul(a.view(), v.view(), Dialect::Torch).unwrap();
         assert_eq!(r, Tensor::from_shape_vec(&[2], vec![6.0f32, 15.0]).unwrap());
@@ -342,7 +424,10 @@ mod tests {
         let e = matmul(a.view(), a.view(), Dialect::Torch).unwrap_err();
         assert!(matches!(e, Error::Shape(_)));
         let d = Tensor::from_shape_vec(&[3], vec![1.0f64, 1.0, 1.0]).unwrap();
-        assert!(matches!(matmul(a.view(), d.view(), Dialect::Torch), Err(Error::DType(_))));
+        assert!(matches!(
+            matmul(a.view(), d.view(), Dialect::Torch),
+            Err(Error::DType(_))
+        ));
     }
 
     #[test]
@@ -350,6 +435,9 @@ mod tests {
         let a = Tensor::from_shape_vec(&[2, 1, 2], vec![1.0f32, 2.0, 3.0, 4.0]).unwrap();
         let b = Tensor::from_shape_vec(&[2, 1], vec![1.0f32, 1.0]).unwrap();
         let r = matmul(a.view(), b.view(), Dialect::Torch).unwrap();
-        assert_eq!(r, Tensor::from_shape_vec(&[2, 1, 1], vec![3.0f32, 7.0]).unwrap());
+        assert_eq!(
+            r,
+            Tensor::from_shape_vec(&[2, 1, 1], vec![3.0f32, 7.0]).unwrap()
+        );
     }
 }

@@ -121,7 +121,13 @@ pub enum Operand<'a> {
 impl<'a> Operand<'a> {
     /// dtype and promotion priority (plans.md §6.2).
     pub fn promo(&self) -> (DType, Priority) {
-        let pri = |nd: usize| if nd == 0 { Priority::ZeroDim } else { Priority::Dimensioned };
+        let pri = |nd: usize| {
+            if nd == 0 {
+                Priority::ZeroDim
+            } else {
+                Priority::Dimensioned
+            }
+        };
         match self {
             Operand::Own(t) => (t.dtype(), pri(t.ndim())),
             Operand::View(v) => (v.dtype(), pri(v.ndim())),
@@ -244,6 +250,7 @@ pub struct Bound {
 
 impl Bound {
     fn pos(&self, name: &str) -> usize {
+        let name = name.trim_start_matches('*').trim_end_matches('?');
         self.names
             .iter()
             .position(|n| *n == name)
@@ -293,16 +300,16 @@ impl<'p> Call<'p> {
         }
         let shown = |n: usize| n.saturating_sub(usize::from(self.dialect == Dialect::Torch));
         let mut it = positional.into_iter();
-        for i in 0..names.len() {
+        for (i, val) in vals.iter_mut().enumerate() {
             if Some(i) == varargs {
                 let rest: Vec<ArgSrc> = it.by_ref().collect();
                 if !rest.is_empty() {
-                    vals[i] = Some(ArgSrc::List(rest));
+                    *val = Some(ArgSrc::List(rest));
                 }
                 break;
             }
             match it.next() {
-                Some(v) => vals[i] = Some(v),
+                Some(v) => *val = Some(v),
                 None => break,
             }
         }
@@ -335,7 +342,9 @@ impl<'p> Call<'p> {
 
     /// Declare a tensor operand (a reference, a constant, or a number literal).
     pub fn operand(&mut self, b: &Bound, name: &str) -> std::result::Result<(), String> {
-        let arg = b.get(name).ok_or_else(|| format!("missing required argument '{name}'"))?;
+        let arg = b
+            .get(name)
+            .ok_or_else(|| format!("missing required argument '{name}'"))?;
         let src = self.tensor_src(arg, name)?;
         self.operands.push(src);
         Ok(())
@@ -359,7 +368,11 @@ impl<'p> Call<'p> {
             Dialect::Torch => Src::Lit(lit),
             Dialect::Tfjs => {
                 // A JS number is a float32 scalar tensor; a JS bool a bool one.
-                let dt = if matches!(lit, Scalar::Bool(_)) { DType::Bool } else { DType::F32 };
+                let dt = if matches!(lit, Scalar::Bool(_)) {
+                    DType::Bool
+                } else {
+                    DType::F32
+                };
                 self.consts.push(lit.to_tensor(dt));
                 Src::Const(self.consts.len() - 1)
             }
@@ -370,11 +383,18 @@ impl<'p> Call<'p> {
     pub fn operand_list(&mut self, b: &Bound, name: &str) -> std::result::Result<usize, String> {
         let items = match b.get(name) {
             Some(ArgSrc::List(items)) => items.clone(),
-            Some(other) => return Err(format!("argument '{name}' must be a list of tensors, got {}", other.kind())),
+            Some(other) => {
+                return Err(format!(
+                    "argument '{name}' must be a list of tensors, got {}",
+                    other.kind()
+                ))
+            }
             None => return Err(format!("missing required argument '{name}'")),
         };
         if items.is_empty() {
-            return Err(format!("argument '{name}' must be a non-empty list of tensors"));
+            return Err(format!(
+                "argument '{name}' must be a non-empty list of tensors"
+            ));
         }
         for it in &items {
             let s = self.tensor_src(it, name)?;
@@ -398,7 +418,10 @@ pub fn lit_int(b: &Bound, name: &str) -> std::result::Result<Option<i64>, String
             ArgSrc::Int(i) => Ok(Some(i)),
             _ => unreachable!(),
         },
-        Some(other) => Err(format!("argument '{name}' must be an int, got {}", other.kind())),
+        Some(other) => Err(format!(
+            "argument '{name}' must be an int, got {}",
+            other.kind()
+        )),
     }
 }
 
@@ -406,7 +429,10 @@ pub fn lit_bool(b: &Bound, name: &str) -> std::result::Result<Option<bool>, Stri
     match b.get(name) {
         None => Ok(None),
         Some(ArgSrc::Bool(v)) => Ok(Some(*v)),
-        Some(other) => Err(format!("argument '{name}' must be a bool, got {}", other.kind())),
+        Some(other) => Err(format!(
+            "argument '{name}' must be a bool, got {}",
+            other.kind()
+        )),
     }
 }
 
@@ -414,7 +440,10 @@ pub fn lit_str(b: &Bound, name: &str) -> std::result::Result<Option<String>, Str
     match b.get(name) {
         None => Ok(None),
         Some(ArgSrc::Str(v)) => Ok(Some(v.clone())),
-        Some(other) => Err(format!("argument '{name}' must be a string, got {}", other.kind())),
+        Some(other) => Err(format!(
+            "argument '{name}' must be a string, got {}",
+            other.kind()
+        )),
     }
 }
 
@@ -429,7 +458,9 @@ pub fn lit_ints(b: &Bound, name: &str) -> std::result::Result<Option<Vec<i64>>, 
                 ArgSrc::Int(i) => Ok(*i),
                 ArgSrc::List(inner) if inner.len() == 1 => match inner[0] {
                     ArgSrc::Int(i) => Ok(i),
-                    _ => Err(format!("argument '{name}' must be an int or a list of ints")),
+                    _ => Err(format!(
+                        "argument '{name}' must be an int or a list of ints"
+                    )),
                 },
                 other => Err(format!(
                     "argument '{name}' must be an int or a list of ints, got a list holding {}",
@@ -438,7 +469,10 @@ pub fn lit_ints(b: &Bound, name: &str) -> std::result::Result<Option<Vec<i64>>, 
             })
             .collect::<std::result::Result<Vec<_>, _>>()
             .map(Some),
-        Some(other) => Err(format!("argument '{name}' must be an int or a list of ints, got {}", other.kind())),
+        Some(other) => Err(format!(
+            "argument '{name}' must be an int or a list of ints, got {}",
+            other.kind()
+        )),
     }
 }
 
@@ -449,7 +483,10 @@ pub fn lit_number(b: &Bound, name: &str) -> std::result::Result<Option<Scalar>, 
         Some(ArgSrc::Int(i)) => Ok(Some(Scalar::Int(*i))),
         Some(ArgSrc::Float(f)) => Ok(Some(Scalar::Float(f64::from(*f)))),
         Some(ArgSrc::Bool(v)) => Ok(Some(Scalar::Bool(*v))),
-        Some(other) => Err(format!("argument '{name}' must be a number, got {}", other.kind())),
+        Some(other) => Err(format!(
+            "argument '{name}' must be a number, got {}",
+            other.kind()
+        )),
     }
 }
 
@@ -573,11 +610,26 @@ impl Kernel for InPlace {
 macro_rules! dispatch_num {
     ($dt:expr, $t:ident => $body:expr, bool => $b:expr) => {
         match $dt {
-            $crate::tensor::DType::U8 => { type $t = u8; $body }
-            $crate::tensor::DType::I32 => { type $t = i32; $body }
-            $crate::tensor::DType::I64 => { type $t = i64; $body }
-            $crate::tensor::DType::F32 => { type $t = f32; $body }
-            $crate::tensor::DType::F64 => { type $t = f64; $body }
+            $crate::tensor::DType::U8 => {
+                type $t = u8;
+                $body
+            }
+            $crate::tensor::DType::I32 => {
+                type $t = i32;
+                $body
+            }
+            $crate::tensor::DType::I64 => {
+                type $t = i64;
+                $body
+            }
+            $crate::tensor::DType::F32 => {
+                type $t = f32;
+                $body
+            }
+            $crate::tensor::DType::F64 => {
+                type $t = f64;
+                $body
+            }
             $crate::tensor::DType::Bool => $b,
         }
     };

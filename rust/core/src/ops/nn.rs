@@ -14,7 +14,9 @@ fn softmax_typed<T: Float>(x: &ndarray::ArrayViewD<'_, T>, ax: usize, log: bool)
         return out;
     }
     for mut lane in out.lanes_mut(Axis(ax)) {
-        let m = lane.iter().fold(T::from_f64(f64::NEG_INFINITY), |a, v| a.max_(*v));
+        let m = lane
+            .iter()
+            .fold(T::from_f64(f64::NEG_INFINITY), |a, v| a.max_(*v));
         let m = if m.to_f64().is_infinite() { T::ZERO } else { m };
         let s: f64 = lane.iter().map(|v| v.sub(m).exp().to_f64()).sum();
         if log {
@@ -38,13 +40,27 @@ struct Softmax {
 impl Kernel for Softmax {
     fn eval(&self, mut args: Vec<Operand<'_>>) -> Result<Tensor> {
         let x = args.pop().unwrap_or_else(|| unreachable!());
-        let dt = if self.dialect == Dialect::Torch && x.dtype() == DType::F64 { DType::F64 } else { DType::F32 };
+        let dt = if self.dialect == Dialect::Torch && x.dtype() == DType::F64 {
+            DType::F64
+        } else {
+            DType::F32
+        };
         let x = x.into_dtype(dt);
-        let v = x.as_view().ok_or_else(|| Error::DType("softmax expects a tensor".into()))?;
+        let v = x
+            .as_view()
+            .ok_or_else(|| Error::DType("softmax expects a tensor".into()))?;
         let ax = norm_axis(self.dim, v.ndim())?;
         Ok(match dt {
-            DType::F64 => Tensor::F64(softmax_typed(&f64::of_view(&v).unwrap_or_else(|| unreachable!()), ax, self.log)),
-            _ => Tensor::F32(softmax_typed(&f32::of_view(&v).unwrap_or_else(|| unreachable!()), ax, self.log)),
+            DType::F64 => Tensor::F64(softmax_typed(
+                &f64::of_view(&v).unwrap_or_else(|| unreachable!()),
+                ax,
+                self.log,
+            )),
+            _ => Tensor::F32(softmax_typed(
+                &f32::of_view(&v).unwrap_or_else(|| unreachable!()),
+                ax,
+                self.log,
+            )),
         })
     }
 }
@@ -58,7 +74,11 @@ fn softmax(log: bool) -> impl Fn(&mut Call<'_>) -> BuildResult + Send + Sync + '
         let b = c.bind(sig)?;
         c.operand(&b, x)?;
         let dim = lit_int(&b, d)?.unwrap_or(-1);
-        Ok(Box::new(Softmax { dim, log, dialect: c.dialect }))
+        Ok(Box::new(Softmax {
+            dim,
+            log,
+            dialect: c.dialect,
+        }))
     }
 }
 
@@ -73,18 +93,30 @@ impl Kernel for Linear {
         let bias = if self.bias { args.pop() } else { None };
         let w = args.pop().unwrap_or_else(|| unreachable!());
         let x = args.pop().unwrap_or_else(|| unreachable!());
-        let wv = w.as_view().ok_or_else(|| Error::DType("linear expects a weight tensor".into()))?;
+        let wv = w
+            .as_view()
+            .ok_or_else(|| Error::DType("linear expects a weight tensor".into()))?;
         if wv.ndim() > 2 {
-            return Err(Error::Shape(format!("linear weight must be 1-D or 2-D, got {}-D", wv.ndim())));
+            return Err(Error::Shape(format!(
+                "linear weight must be 1-D or 2-D, got {}-D",
+                wv.ndim()
+            )));
         }
-        let xv = x.as_view().ok_or_else(|| Error::DType("linear expects an input tensor".into()))?;
+        let xv = x
+            .as_view()
+            .ok_or_else(|| Error::DType("linear expects an input tensor".into()))?;
         let y = crate::ops::linalg::matmul(xv, wv.reversed_axes(), Dialect::Torch)?;
         match bias {
             None => Ok(y),
             Some(b) => {
                 let y = Operand::Own(y);
                 crate::tensor::broadcast_shapes(y.shape(), b.shape())?;
-                let dt = crate::ops::elementwise::binary_dtype(Dialect::Torch, crate::ops::elementwise::BinOp::Add, &y, &b);
+                let dt = crate::ops::elementwise::binary_dtype(
+                    Dialect::Torch,
+                    crate::ops::elementwise::BinOp::Add,
+                    &y,
+                    &b,
+                );
                 crate::ops::elementwise::binary(crate::ops::elementwise::BinOp::Add, y, b, dt)
             }
         }
@@ -103,8 +135,18 @@ fn build_linear(c: &mut Call<'_>) -> BuildResult {
 }
 
 pub fn register(r: &mut Registry) {
-    r.torch(&["softmax", "torch.softmax", "torch.nn.functional.softmax"], softmax(false));
-    r.torch(&["log_softmax", "torch.log_softmax", "torch.nn.functional.log_softmax"], softmax(true));
+    r.torch(
+        &["softmax", "torch.softmax", "torch.nn.functional.softmax"],
+        softmax(false),
+    );
+    r.torch(
+        &[
+            "log_softmax",
+            "torch.log_softmax",
+            "torch.nn.functional.log_softmax",
+        ],
+        softmax(true),
+    );
     r.torch(&["torch.nn.functional.linear"], build_linear);
     r.tfjs(&["softmax"], softmax(false));
     r.tfjs(&["logSoftmax"], softmax(true));
@@ -116,14 +158,23 @@ mod tests {
 
     #[test]
     fn softmax_rows_sum_to_one() {
-        let x = Tensor::from_shape_vec(&[2, 3], vec![1.0f32, 2.0, 3.0, 1000.0, 0.0, -1000.0]).unwrap();
-        let k = Softmax { dim: 1, log: false, dialect: Dialect::Torch };
+        let x =
+            Tensor::from_shape_vec(&[2, 3], vec![1.0f32, 2.0, 3.0, 1000.0, 0.0, -1000.0]).unwrap();
+        let k = Softmax {
+            dim: 1,
+            log: false,
+            dialect: Dialect::Torch,
+        };
         let r = k.eval(vec![Operand::View(x.view())]).unwrap();
         for row in 0..2 {
             let s: f64 = (0..3).map(|j| r.get_f64(row * 3 + j).unwrap()).sum();
             assert!((s - 1.0).abs() < 1e-6);
         }
-        let k = Softmax { dim: -1, log: true, dialect: Dialect::Torch };
+        let k = Softmax {
+            dim: -1,
+            log: true,
+            dialect: Dialect::Torch,
+        };
         let r = k.eval(vec![Operand::View(x.view())]).unwrap();
         assert!((r.get_f64(3).unwrap()).abs() < 1e-6);
     }

@@ -54,7 +54,11 @@ macro_rules! num_int {
                     let q = self.wrapping_div(b);
                     #[allow(unused_comparisons)]
                     let neg = (self < 0) != (b < 0);
-                    if neg && q.wrapping_mul(b) != self { q.wrapping_sub(1) } else { q }
+                    if neg && q.wrapping_mul(b) != self {
+                        q.wrapping_sub(1)
+                    } else {
+                        q
+                    }
                 }
             }
             #[inline(always)]
@@ -68,11 +72,19 @@ macro_rules! num_int {
             }
             #[inline(always)]
             fn max_(self, b: Self) -> Self {
-                if self >= b { self } else { b }
+                if self >= b {
+                    self
+                } else {
+                    b
+                }
             }
             #[inline(always)]
             fn min_(self, b: Self) -> Self {
-                if self <= b { self } else { b }
+                if self <= b {
+                    self
+                } else {
+                    b
+                }
             }
             #[inline(always)]
             fn neg(self) -> Self {
@@ -81,7 +93,11 @@ macro_rules! num_int {
             #[inline(always)]
             #[allow(unused_comparisons)]
             fn abs(self) -> Self {
-                if self < 0 { self.neg() } else { self }
+                if self < 0 {
+                    self.neg()
+                } else {
+                    self
+                }
             }
             #[inline(always)]
             #[allow(unused_comparisons)]
@@ -137,11 +153,19 @@ macro_rules! num_float {
             }
             #[inline(always)]
             fn max_(self, b: Self) -> Self {
-                if self.is_nan() || self >= b { self } else { b }
+                if self.is_nan() || self >= b {
+                    self
+                } else {
+                    b
+                }
             }
             #[inline(always)]
             fn min_(self, b: Self) -> Self {
-                if self.is_nan() || self <= b { self } else { b }
+                if self.is_nan() || self <= b {
+                    self
+                } else {
+                    b
+                }
             }
             #[inline(always)]
             fn neg(self) -> Self {
@@ -245,7 +269,11 @@ pub fn map_to<T: Element, O: Element>(a: &ArrayViewD<'_, T>, f: impl Fn(T) -> O)
 
 /// `f(a, b)` with NumPy broadcasting; reuses the buffer of an owned operand that already
 /// has the result shape and row-major layout.
-pub fn zip_same<T: Element>(a: Arr<'_, T>, b: Arr<'_, T>, f: impl Fn(T, T) -> T) -> Result<ArrayD<T>> {
+pub fn zip_same<T: Element>(
+    a: Arr<'_, T>,
+    b: Arr<'_, T>,
+    f: impl Fn(T, T) -> T,
+) -> Result<ArrayD<T>> {
     let shape = broadcast_shapes(a.shape(), b.shape())?;
     match (a, b) {
         (Arr::Own(mut x), b) if x.shape() == shape.as_slice() && x.is_standard_layout() => {
@@ -265,7 +293,9 @@ pub fn zip_same<T: Element>(a: Arr<'_, T>, b: Arr<'_, T>, f: impl Fn(T, T) -> T)
                     return Ok(x);
                 }
             }
-            let bb = bv.broadcast(IxDyn(&shape)).unwrap_or_else(|| unreachable!());
+            let bb = bv
+                .broadcast(IxDyn(&shape))
+                .unwrap_or_else(|| unreachable!());
             Zip::from(&mut x).and(&bb).for_each(|p, q| *p = f(*p, *q));
             Ok(x)
         }
@@ -286,7 +316,9 @@ pub fn zip_same<T: Element>(a: Arr<'_, T>, b: Arr<'_, T>, f: impl Fn(T, T) -> T)
                     return Ok(y);
                 }
             }
-            let ab = av.broadcast(IxDyn(&shape)).unwrap_or_else(|| unreachable!());
+            let ab = av
+                .broadcast(IxDyn(&shape))
+                .unwrap_or_else(|| unreachable!());
             Zip::from(&mut y).and(&ab).for_each(|q, p| *q = f(*p, *q));
             Ok(y)
         }
@@ -302,7 +334,8 @@ pub fn zip_views<T: Element, U: Element, O: Element>(
     f: impl Fn(T, U) -> O,
 ) -> ArrayD<O> {
     let n: usize = shape.iter().product();
-    let out = |v: Vec<O>| ArrayD::from_shape_vec(IxDyn(shape), v).unwrap_or_else(|_| unreachable!());
+    let out =
+        |v: Vec<O>| ArrayD::from_shape_vec(IxDyn(shape), v).unwrap_or_else(|_| unreachable!());
     if let (Some(x), Some(y)) = (a.as_slice(), b.as_slice()) {
         if x.len() == n && y.len() == n {
             return out(x.iter().zip(y).map(|(p, q)| f(*p, *q)).collect());

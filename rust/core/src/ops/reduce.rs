@@ -27,7 +27,10 @@ pub fn norm_axes(dims: &Option<Vec<i64>>, ndim: usize) -> Result<Vec<usize>> {
     let mut axes = match dims {
         None => (0..ndim).collect(),
         Some(d) if d.is_empty() => (0..ndim).collect(),
-        Some(d) => d.iter().map(|a| norm_axis(*a, ndim)).collect::<Result<Vec<_>>>()?,
+        Some(d) => d
+            .iter()
+            .map(|a| norm_axis(*a, ndim))
+            .collect::<Result<Vec<_>>>()?,
     };
     axes.sort_unstable();
     axes.dedup();
@@ -70,8 +73,18 @@ fn keep<A>(mut a: ArrayD<A>, axes: &[usize]) -> ArrayD<A> {
     a
 }
 
-fn sum_like<T: Element + AsPrim<f64>>(x: &ArrayViewD<'_, T>, axes: &[usize], mean: bool) -> ArrayD<f64> {
-    let mut s = fold_axes(x, axes, 0.0f64, |a, v| a + AsPrim::<f64>::as_(*v), |a, b| a + b);
+fn sum_like<T: Element + AsPrim<f64>>(
+    x: &ArrayViewD<'_, T>,
+    axes: &[usize],
+    mean: bool,
+) -> ArrayD<f64> {
+    let mut s = fold_axes(
+        x,
+        axes,
+        0.0f64,
+        |a, v| a + AsPrim::<f64>::as_(*v),
+        |a, b| a + b,
+    );
     if mean {
         let n: usize = axes.iter().map(|a| x.shape()[*a]).product();
         let n = n as f64;
@@ -130,13 +143,24 @@ struct Reduce {
 impl Reduce {
     fn arg(&self, x: Operand<'_>) -> Result<Tensor> {
         let max = self.red == Red::ArgMax;
-        let dt = if x.dtype() == DType::Bool { DType::U8 } else { x.dtype() };
+        let dt = if x.dtype() == DType::Bool {
+            DType::U8
+        } else {
+            x.dtype()
+        };
         let x = x.into_dtype(dt);
         let v = x.as_view().unwrap_or_else(|| unreachable!());
         if v.is_empty() {
-            return Err(Error::Execution("cannot take the argmax/argmin of an empty tensor".into()));
+            return Err(Error::Execution(
+                "cannot take the argmax/argmin of an empty tensor".into(),
+            ));
         }
-        fn go<T: Num>(v: ArrayViewD<'_, T>, dim: Option<i64>, keepdim: bool, max: bool) -> Result<ArrayD<i64>> {
+        fn go<T: Num>(
+            v: ArrayViewD<'_, T>,
+            dim: Option<i64>,
+            keepdim: bool,
+            max: bool,
+        ) -> Result<ArrayD<i64>> {
             Ok(match dim {
                 None => {
                     let i = arg_best(v.iter().copied(), max);
@@ -165,7 +189,11 @@ impl Reduce {
         let idx = dispatch_num!(dt, T => go::<T>(T::of_view(&v).unwrap_or_else(|| unreachable!()), dim, self.keepdim, max)?,
             bool => unreachable!());
         let t = Tensor::I64(idx);
-        Ok(if self.dialect == Dialect::Tfjs { t.into_dtype(DType::I32) } else { t })
+        Ok(if self.dialect == Dialect::Tfjs {
+            t.into_dtype(DType::I32)
+        } else {
+            t
+        })
     }
 }
 
@@ -181,7 +209,11 @@ impl Kernel for Reduce {
         // dtype the reduction runs in, and the result dtype.
         let (work, out) = match self.red {
             Red::Sum | Red::Prod if !in_dt.is_float() => {
-                if tf { (DType::I32, DType::I32) } else { (DType::I64, DType::I64) }
+                if tf {
+                    (DType::I32, DType::I32)
+                } else {
+                    (DType::I64, DType::I64)
+                }
             }
             Red::Mean if !in_dt.is_float() => {
                 if tf {
@@ -208,14 +240,22 @@ impl Kernel for Reduce {
                 let b = bool::of_view(&v).unwrap_or_else(|| unreachable!());
                 let u = b.mapv(u8::from);
                 if axes.iter().any(|a| u.shape()[*a] == 0) {
-                    return Err(Error::Execution("cannot take the max/min of an empty tensor".into()));
+                    return Err(Error::Execution(
+                        "cannot take the max/min of an empty tensor".into(),
+                    ));
                 }
                 Tensor::U8(reduce_all(self.red, &u.view(), &axes)?).into_dtype(DType::Bool)
             }
-            _ => dispatch_num!(work, T => T::wrap(reduce_all(self.red, &T::of_view(&v).unwrap_or_else(|| unreachable!()), &axes)?),
-                bool => unreachable!()),
+            _ => {
+                dispatch_num!(work, T => T::wrap(reduce_all(self.red, &T::of_view(&v).unwrap_or_else(|| unreachable!()), &axes)?),
+                bool => unreachable!())
+            }
         };
-        Ok(if self.keepdim { crate::map_tensor!(r, a => keep(a, &axes)) } else { r })
+        Ok(if self.keepdim {
+            crate::map_tensor!(r, a => keep(a, &axes))
+        } else {
+            r
+        })
     }
 }
 
@@ -252,7 +292,11 @@ fn reduction(red: Red) -> impl Fn(&mut Call<'_>) -> BuildResult + Send + Sync + 
             }
             c.operand(&b, "self")?;
             c.operand(&b, "dim")?;
-            return Ok(Box::new(Elementwise(if red == Red::Max { BinOp::Max } else { BinOp::Min })));
+            return Ok(Box::new(Elementwise(if red == Red::Max {
+                BinOp::Max
+            } else {
+                BinOp::Min
+            })));
         }
         c.operand(&b, x)?;
         let mut dims = lit_ints(&b, dim_name)?;
@@ -262,8 +306,17 @@ fn reduction(red: Red) -> impl Fn(&mut Call<'_>) -> BuildResult + Send + Sync + 
         if arg && dims.as_ref().is_some_and(|d| d.len() != 1) {
             return Err(format!("argument '{dim_name}' must be a single int"));
         }
-        let keepdim = if sig.len() > 2 { lit_bool(&b, sig[2])?.unwrap_or(false) } else { false };
-        Ok(Box::new(Reduce { red, dialect: c.dialect, dims, keepdim }))
+        let keepdim = if sig.len() > 2 {
+            lit_bool(&b, sig[2])?.unwrap_or(false)
+        } else {
+            false
+        };
+        Ok(Box::new(Reduce {
+            red,
+            dialect: c.dialect,
+            dims,
+            keepdim,
+        }))
     }
 }
 
@@ -271,8 +324,14 @@ pub fn register(r: &mut Registry) {
     r.torch(&["sum", "torch.sum"], reduction(Red::Sum));
     r.torch(&["mean", "torch.mean"], reduction(Red::Mean));
     r.torch(&["prod", "torch.prod"], reduction(Red::Prod));
-    r.torch(&["max", "torch.max", "amax", "torch.amax"], reduction(Red::Max));
-    r.torch(&["min", "torch.min", "amin", "torch.amin"], reduction(Red::Min));
+    r.torch(
+        &["max", "torch.max", "amax", "torch.amax"],
+        reduction(Red::Max),
+    );
+    r.torch(
+        &["min", "torch.min", "amin", "torch.amin"],
+        reduction(Red::Min),
+    );
     r.torch(&["argmax", "torch.argmax"], reduction(Red::ArgMax));
     r.torch(&["argmin", "torch.argmin"], reduction(Red::ArgMin));
     r.tfjs(&["sum"], reduction(Red::Sum));
@@ -289,33 +348,61 @@ mod tests {
     use super::*;
 
     fn red(red: Red, dims: Option<Vec<i64>>, keepdim: bool) -> Reduce {
-        Reduce { red, dialect: Dialect::Torch, dims, keepdim }
+        Reduce {
+            red,
+            dialect: Dialect::Torch,
+            dims,
+            keepdim,
+        }
     }
 
     #[test]
     fn sums() {
         let x = Tensor::from_shape_vec(&[2, 3], vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
-        let r = red(Red::Sum, Some(vec![1]), true).eval(vec![Operand::View(x.view())]).unwrap();
-        assert_eq!(r, Tensor::from_shape_vec(&[2, 1], vec![6.0f32, 15.0]).unwrap());
-        let r = red(Red::Sum, Some(vec![0]), false).eval(vec![Operand::View(x.view())]).unwrap();
-        assert_eq!(r, Tensor::from_shape_vec(&[3], vec![5.0f32, 7.0, 9.0]).unwrap());
-        let r = red(Red::Sum, None, false).eval(vec![Operand::View(x.view())]).unwrap();
+        let r = red(Red::Sum, Some(vec![1]), true)
+            .eval(vec![Operand::View(x.view())])
+            .unwrap();
+        assert_eq!(
+            r,
+            Tensor::from_shape_vec(&[2, 1], vec![6.0f32, 15.0]).unwrap()
+        );
+        let r = red(Red::Sum, Some(vec![0]), false)
+            .eval(vec![Operand::View(x.view())])
+            .unwrap();
+        assert_eq!(
+            r,
+            Tensor::from_shape_vec(&[3], vec![5.0f32, 7.0, 9.0]).unwrap()
+        );
+        let r = red(Red::Sum, None, false)
+            .eval(vec![Operand::View(x.view())])
+            .unwrap();
         assert_eq!(r, Tensor::from_shape_vec(&[], vec![21.0f32]).unwrap());
         let b = Tensor::from_shape_vec(&[3], vec![true, false, true]).unwrap();
-        let r = red(Red::Sum, None, false).eval(vec![Operand::View(b.view())]).unwrap();
+        let r = red(Red::Sum, None, false)
+            .eval(vec![Operand::View(b.view())])
+            .unwrap();
         assert_eq!(r, Tensor::from_shape_vec(&[], vec![2i64]).unwrap());
     }
 
     #[test]
     fn argmax_and_max() {
         let x = Tensor::from_shape_vec(&[2, 3], vec![1.0f32, 7.0, 7.0, 9.0, 5.0, 6.0]).unwrap();
-        let r = red(Red::ArgMax, Some(vec![1]), false).eval(vec![Operand::View(x.view())]).unwrap();
+        let r = red(Red::ArgMax, Some(vec![1]), false)
+            .eval(vec![Operand::View(x.view())])
+            .unwrap();
         assert_eq!(r, Tensor::from_shape_vec(&[2], vec![1i64, 0]).unwrap());
-        let r = red(Red::Max, None, false).eval(vec![Operand::View(x.view())]).unwrap();
+        let r = red(Red::Max, None, false)
+            .eval(vec![Operand::View(x.view())])
+            .unwrap();
         assert_eq!(r, Tensor::from_shape_vec(&[], vec![9.0f32]).unwrap());
-        let r = red(Red::ArgMax, None, false).eval(vec![Operand::View(x.view())]).unwrap();
+        let r = red(Red::ArgMax, None, false)
+            .eval(vec![Operand::View(x.view())])
+            .unwrap();
         assert_eq!(r, Tensor::from_shape_vec(&[], vec![3i64]).unwrap());
         let i = Tensor::from_shape_vec(&[2], vec![1i64, 2]).unwrap();
-        assert!(matches!(red(Red::Mean, None, false).eval(vec![Operand::View(i.view())]), Err(Error::DType(_))));
+        assert!(matches!(
+            red(Red::Mean, None, false).eval(vec![Operand::View(i.view())]),
+            Err(Error::DType(_))
+        ));
     }
 }

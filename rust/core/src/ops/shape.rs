@@ -4,7 +4,9 @@
 use ndarray::{Axis, IxDyn};
 
 use crate::error::{Error, Result};
-use crate::ops::{lit_int, lit_ints, ArgSrc, BuildResult, Call, Dialect, Kernel, Operand, Registry};
+use crate::ops::{
+    lit_int, lit_ints, ArgSrc, BuildResult, Call, Dialect, Kernel, Operand, Registry,
+};
 use crate::tensor::{norm_axis, shape_str, Element, Tensor};
 
 /// Resolve a requested shape with at most one `-1` against `numel` elements.
@@ -12,7 +14,10 @@ pub fn infer_shape(req: &[i64], numel: usize) -> Result<Vec<usize>> {
     let bad = || {
         Error::Shape(format!(
             "shape '[{}]' is invalid for input of size {numel}",
-            req.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+            req.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
     };
     let mut infer = None;
@@ -42,9 +47,14 @@ pub fn infer_shape(req: &[i64], numel: usize) -> Result<Vec<usize>> {
 pub fn reshaped(x: Operand<'_>, shape: &[usize]) -> Result<Tensor> {
     let t = match x {
         Operand::Own(t) => t.into_standard_layout(),
-        other => other.as_view().unwrap_or_else(|| unreachable!()).to_tensor(),
+        other => other
+            .as_view()
+            .unwrap_or_else(|| unreachable!())
+            .to_tensor(),
     };
-    Ok(crate::map_tensor!(t, a => a.into_shape_with_order(IxDyn(shape)).map_err(|e| Error::Shape(e.to_string()))?))
+    Ok(
+        crate::map_tensor!(t, a => a.into_shape_with_order(IxDyn(shape)).map_err(|e| Error::Shape(e.to_string()))?),
+    )
 }
 
 #[derive(Debug)]
@@ -76,7 +86,9 @@ impl Kernel for ShapeOp {
                 }
                 let (s, e) = (norm_axis(*s, nd)?, norm_axis(*e, nd)?);
                 if s > e {
-                    return Err(Error::Shape("flatten() has invalid args: start_dim cannot come after end_dim".into()));
+                    return Err(Error::Shape(
+                        "flatten() has invalid args: start_dim cannot come after end_dim".into(),
+                    ));
                 }
                 let mut out: Vec<usize> = shape[..s].to_vec();
                 out.push(shape[s..=e].iter().product());
@@ -87,11 +99,19 @@ impl Kernel for ShapeOp {
                 let drop: Vec<usize> = match dims {
                     None => (0..nd).filter(|i| shape[*i] == 1).collect(),
                     Some(d) => {
-                        let axes = d.iter().map(|a| norm_axis(*a, nd)).collect::<Result<Vec<_>>>()?;
-                        axes.into_iter().filter(|a| *a < nd && shape[*a] == 1).collect()
+                        let axes = d
+                            .iter()
+                            .map(|a| norm_axis(*a, nd))
+                            .collect::<Result<Vec<_>>>()?;
+                        axes.into_iter()
+                            .filter(|a| *a < nd && shape[*a] == 1)
+                            .collect()
                     }
                 };
-                let out: Vec<usize> = (0..nd).filter(|i| !drop.contains(i)).map(|i| shape[i]).collect();
+                let out: Vec<usize> = (0..nd)
+                    .filter(|i| !drop.contains(i))
+                    .map(|i| shape[i])
+                    .collect();
                 reshaped(x, &out)
             }
             ShapeOp::Unsqueeze(d) => {
@@ -125,8 +145,13 @@ impl Kernel for ShapeOp {
                     target.push(t);
                 }
                 let v = x.as_view().unwrap_or_else(|| unreachable!());
-                fn bc<T: Element>(a: &ndarray::ArrayViewD<'_, T>, target: &[usize]) -> Result<Tensor> {
-                    let b = a.broadcast(IxDyn(target)).ok_or_else(|| Error::Shape("expand: shapes do not broadcast".into()))?;
+                fn bc<T: Element>(
+                    a: &ndarray::ArrayViewD<'_, T>,
+                    target: &[usize],
+                ) -> Result<Tensor> {
+                    let b = a
+                        .broadcast(IxDyn(target))
+                        .ok_or_else(|| Error::Shape("expand: shapes do not broadcast".into()))?;
                     Ok(T::wrap(b.as_standard_layout().into_owned()))
                 }
                 crate::with_view!(&v, a => bc(a, &target))
@@ -146,18 +171,38 @@ impl Kernel for Join {
     fn eval(&self, args: Vec<Operand<'_>>) -> Result<Tensor> {
         let dt = args[0].dtype();
         if args.iter().any(|a| a.dtype() != dt) {
-            return Err(Error::DType("cat/stack expects tensors of one dtype".into()));
+            return Err(Error::DType(
+                "cat/stack expects tensors of one dtype".into(),
+            ));
         }
-        let views: Vec<_> = args.iter().map(|a| a.as_view().unwrap_or_else(|| unreachable!())).collect();
+        let views: Vec<_> = args
+            .iter()
+            .map(|a| a.as_view().unwrap_or_else(|| unreachable!()))
+            .collect();
         let nd = views[0].ndim();
         if self.stack && views.iter().any(|v| v.shape() != views[0].shape()) {
-            return Err(Error::Shape("stack expects each tensor to be equal size".into()));
+            return Err(Error::Shape(
+                "stack expects each tensor to be equal size".into(),
+            ));
         }
         let ax = norm_axis(self.dim, if self.stack { nd + 1 } else { nd })?;
-        fn go<T: Element>(views: &[crate::tensor::TensorView<'_>], ax: usize, stack: bool) -> Result<Tensor> {
-            let vs: Vec<_> = views.iter().map(|v| T::of_view(v).unwrap_or_else(|| unreachable!())).collect();
-            let r = if stack { ndarray::stack(Axis(ax), &vs) } else { ndarray::concatenate(Axis(ax), &vs) };
-            Ok(T::wrap(r.map_err(|e| Error::Shape(format!("cat/stack: incompatible shapes ({e})")))?))
+        fn go<T: Element>(
+            views: &[crate::tensor::TensorView<'_>],
+            ax: usize,
+            stack: bool,
+        ) -> Result<Tensor> {
+            let vs: Vec<_> = views
+                .iter()
+                .map(|v| T::of_view(v).unwrap_or_else(|| unreachable!()))
+                .collect();
+            let r = if stack {
+                ndarray::stack(Axis(ax), &vs)
+            } else {
+                ndarray::concatenate(Axis(ax), &vs)
+            };
+            Ok(T::wrap(r.map_err(|e| {
+                Error::Shape(format!("cat/stack: incompatible shapes ({e})"))
+            })?))
         }
         crate::dispatch_num!(dt, T => go::<T>(&views, ax, self.stack), bool => go::<bool>(&views, ax, self.stack))
     }
@@ -172,7 +217,10 @@ fn shape_arg(b: &crate::ops::Bound, name: &str) -> std::result::Result<Vec<i64>,
                     .iter()
                     .map(|a| match a {
                         ArgSrc::Int(i) => Ok(*i),
-                        o => Err(format!("argument '{name}' must hold ints, got {}", o.kind())),
+                        o => Err(format!(
+                            "argument '{name}' must hold ints, got {}",
+                            o.kind()
+                        )),
                     })
                     .collect(),
                 _ => unreachable!(),
@@ -199,12 +247,26 @@ fn build_reshape(c: &mut Call<'_>) -> BuildResult {
 fn build_flatten(c: &mut Call<'_>) -> BuildResult {
     let b = c.bind(&["self", "start_dim?", "end_dim?"])?;
     c.operand(&b, "self")?;
-    Ok(Box::new(ShapeOp::Flatten(lit_int(&b, "start_dim")?.unwrap_or(0), lit_int(&b, "end_dim")?.unwrap_or(-1))))
+    Ok(Box::new(ShapeOp::Flatten(
+        lit_int(&b, "start_dim")?.unwrap_or(0),
+        lit_int(&b, "end_dim")?.unwrap_or(-1),
+    )))
 }
 
 fn build_squeeze(c: &mut Call<'_>) -> BuildResult {
-    let (x, d) = if c.dialect == Dialect::Torch { ("self", "dim") } else { ("x", "axis") };
-    let b = c.bind(&[x, if c.dialect == Dialect::Torch { "dim?" } else { "axis?" }])?;
+    let (x, d) = if c.dialect == Dialect::Torch {
+        ("self", "dim")
+    } else {
+        ("x", "axis")
+    };
+    let b = c.bind(&[
+        x,
+        if c.dialect == Dialect::Torch {
+            "dim?"
+        } else {
+            "axis?"
+        },
+    ])?;
     c.operand(&b, x)?;
     Ok(Box::new(ShapeOp::Squeeze(lit_ints(&b, d)?)))
 }
@@ -226,7 +288,11 @@ fn build_expand(c: &mut Call<'_>) -> BuildResult {
 }
 
 fn build_copy(c: &mut Call<'_>) -> BuildResult {
-    let x = if c.dialect == Dialect::Torch { "self" } else { "x" };
+    let x = if c.dialect == Dialect::Torch {
+        "self"
+    } else {
+        "x"
+    };
     let b = c.bind(&[x])?;
     c.operand(&b, x)?;
     Ok(Box::new(ShapeOp::Copy))
@@ -240,7 +306,10 @@ fn join(stack: bool) -> impl Fn(&mut Call<'_>) -> BuildResult + Send + Sync + 's
         };
         let b = c.bind(sig)?;
         c.operand_list(&b, t)?;
-        Ok(Box::new(Join { dim: lit_int(&b, d)?.unwrap_or(0), stack }))
+        Ok(Box::new(Join {
+            dim: lit_int(&b, d)?.unwrap_or(0),
+            stack,
+        }))
     }
 }
 
@@ -250,7 +319,17 @@ pub fn register(r: &mut Registry) {
     r.torch(&["squeeze", "torch.squeeze"], build_squeeze);
     r.torch(&["unsqueeze", "torch.unsqueeze"], build_unsqueeze);
     r.torch(&["expand"], build_expand);
-    r.torch(&["copy", "clone", "torch.clone", "detach", "torch.detach", "contiguous"], build_copy);
+    r.torch(
+        &[
+            "copy",
+            "clone",
+            "torch.clone",
+            "detach",
+            "torch.detach",
+            "contiguous",
+        ],
+        build_copy,
+    );
     r.torch(&["torch.cat", "torch.concat"], join(false));
     r.torch(&["torch.stack"], join(true));
     r.tfjs(&["reshape"], build_reshape);
@@ -277,11 +356,15 @@ mod tests {
     #[test]
     fn squeeze_unsqueeze_expand() {
         let x = Tensor::from_shape_vec(&[1, 3, 1], vec![1i32, 2, 3]).unwrap();
-        let r = ShapeOp::Squeeze(None).eval(vec![Operand::View(x.view())]).unwrap();
+        let r = ShapeOp::Squeeze(None)
+            .eval(vec![Operand::View(x.view())])
+            .unwrap();
         assert_eq!(r.shape(), &[3]);
         let r = ShapeOp::Unsqueeze(-1).eval(vec![Operand::Own(r)]).unwrap();
         assert_eq!(r.shape(), &[3, 1]);
-        let r = ShapeOp::Expand(vec![2, -1, 4]).eval(vec![Operand::Own(r)]).unwrap();
+        let r = ShapeOp::Expand(vec![2, -1, 4])
+            .eval(vec![Operand::Own(r)])
+            .unwrap();
         assert_eq!(r.shape(), &[2, 3, 4]);
     }
 }

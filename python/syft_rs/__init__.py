@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from syft_rs._core import __version__
+from syft_rs.model import SyftModel
 from syft_rs.plan import Plan
 
-__all__ = ["Plan", "__version__"]
+__all__ = ["Plan", "SyftModel", "__version__"]

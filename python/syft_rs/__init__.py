@@ -7,6 +7,7 @@ from syft_rs.checkpoint import PlanTrainerCheckpoint
 from syft_rs.data import DataLoader, Dataset, TensorDataset
 from syft_rs.job import Job
 from syft_rs.model import SyftModel
+from syft_rs.plan import Plan
 from syft_rs.specs import PlanInputSpec, PlanOutputSpec
 from syft_rs.syft import Syft
 from syft_rs.trainer import PlanTrainer
@@ -15,6 +16,7 @@ __all__ = [
     "DataLoader",
     "Dataset",
     "Job",
+    "Plan",
     "PlanInputSpec",
     "PlanOutputSpec",
     "PlanTrainer",

@@ -40,30 +40,30 @@ fn hold<'py>(
     i: usize,
     dialect: Dialect,
 ) -> PyResult<Held<'py>> {
-    // Python scalars (bool before int: bool is an int subclass).
-    if obj.is_exact_instance_of::<PyBool>() {
-        return Ok(Held::Own(Some(scalar_tensor(obj.extract::<bool>()?))));
-    }
-    if obj.is_instance_of::<PyInt>() && !obj.is_instance_of::<PyBool>() {
-        let t = match dialect {
-            Dialect::Torch => {
-                let v: i64 = obj.extract().map_err(|_| {
-                    PyOverflowError::new_err(format!("input #{i}: int does not fit in int64"))
-                })?;
-                Scalar::Int(v).to_tensor(syft_rs_core::DType::I64)
-            }
-            Dialect::Tfjs => scalar_tensor(obj.extract::<f64>()? as f32),
-        };
-        return Ok(Held::Own(Some(t)));
-    }
-    if obj.is_instance_of::<PyFloat>() {
-        return Ok(Held::Own(Some(scalar_tensor(obj.extract::<f64>()? as f32))));
-    }
-    // numpy scalars become 0-d arrays.
+    // numpy scalars become 0-d arrays of their dtype (np.float64 is also a Python float).
     let np = py.import("numpy")?;
     let obj = if obj.is_instance(&np.getattr("generic")?)? {
         np.call_method1("asarray", (obj,))?
     } else {
+        // Python scalars (bool before int: bool is an int subclass).
+        if obj.is_exact_instance_of::<PyBool>() {
+            return Ok(Held::Own(Some(scalar_tensor(obj.extract::<bool>()?))));
+        }
+        if obj.is_instance_of::<PyInt>() && !obj.is_instance_of::<PyBool>() {
+            let t = match dialect {
+                Dialect::Torch => {
+                    let v: i64 = obj.extract().map_err(|_| {
+                        PyOverflowError::new_err(format!("input #{i}: int does not fit in int64"))
+                    })?;
+                    Scalar::Int(v).to_tensor(syft_rs_core::DType::I64)
+                }
+                Dialect::Tfjs => scalar_tensor(obj.extract::<f64>()? as f32),
+            };
+            return Ok(Held::Own(Some(t)));
+        }
+        if obj.is_instance_of::<PyFloat>() {
+            return Ok(Held::Own(Some(scalar_tensor(obj.extract::<f64>()? as f32))));
+        }
         obj.clone()
     };
     let Ok(arr) = obj.cast::<PyUntypedArray>() else {

@@ -102,13 +102,20 @@ fn reduce_all<T: Num>(red: Red, x: &ArrayViewD<'_, T>, axes: &[usize]) -> Result
     Ok(match red {
         Red::Sum => fold_axes(x, axes, T::ZERO, |a, v| a.add(*v), |a, b| a.add(*b)),
         Red::Prod => fold_axes(x, axes, T::ONE, |a, v| a.mul(*v), |a, b| a.mul(*b)),
-        Red::Max => {
-            let first = *x.iter().next().unwrap_or_else(|| unreachable!());
-            fold_axes(x, axes, first, |a, v| a.max_(*v), |a, b| a.max_(*b))
-        }
-        Red::Min => {
-            let first = *x.iter().next().unwrap_or_else(|| unreachable!());
-            fold_axes(x, axes, first, |a, v| a.min_(*v), |a, b| a.min_(*b))
+        Red::Max | Red::Min => {
+            let pick = if red == Red::Max { T::max_ } else { T::min_ };
+            let step = |a: &Option<T>, v: T| Some(a.map_or(v, |a| pick(a, v)));
+            let r = fold_axes(
+                x,
+                axes,
+                None,
+                |a, v| step(a, *v),
+                |a, b| match b {
+                    Some(b) => step(a, *b),
+                    None => *a,
+                },
+            );
+            r.mapv(|v| v.unwrap_or(T::ZERO))
         }
         _ => unreachable!(),
     })
@@ -284,7 +291,7 @@ fn reduction(red: Red) -> impl Fn(&mut Call<'_>) -> BuildResult + Send + Sync + 
         };
         let b = c.bind(sig)?;
         let x = sig[0];
-        let dim_name = sig[1];
+        let dim_name = sig[1].trim_end_matches('?');
         // torch max(other) / min(other): the "dim" slot holds a tensor.
         if !tf && matches!(red, Red::Max | Red::Min) && Call::is_value(&b, "dim") {
             if b.has("keepdim") {
@@ -307,7 +314,7 @@ fn reduction(red: Red) -> impl Fn(&mut Call<'_>) -> BuildResult + Send + Sync + 
             return Err(format!("argument '{dim_name}' must be a single int"));
         }
         let keepdim = if sig.len() > 2 {
-            lit_bool(&b, sig[2])?.unwrap_or(false)
+            lit_bool(&b, sig[2].trim_end_matches('?'))?.unwrap_or(false)
         } else {
             false
         };

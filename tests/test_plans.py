@@ -47,24 +47,24 @@ def test_mnist_plan_reproduces_syftjs_vectors(mnist_plan: bytes, framework: str 
 
 
 def _canonical(role: dict[str, Any]) -> tuple[list[Any], list[int]]:
-    """A role with placeholder ids renamed 0, 1, … in order of first use."""
-    names: dict[Any, int] = {}
+    """A described role with placeholder ids renamed 0, 1, … in order of first use."""
+    names: dict[str, int] = {}
 
     def name(raw: Any) -> int:
+        if isinstance(raw, dict):  # PlaceholderId{id}
+            raw = raw["id"]
         return names.setdefault(str(raw), len(names))
 
     for i in role["input_placeholder_ids"]:
         name(i)
 
     def arg(a: Any) -> Any:
-        if isinstance(a, dict) and "arg_placeholder_id" in a:
-            return ("ref", name(a["arg_placeholder_id"]))
-        if isinstance(a, dict) and "arg_list" in a:
-            return [arg(v) for v in a["arg_list"]]
-        if isinstance(a, dict):
-            ((kind, value),) = a.items()
-            return (kind, value)
-        return a
+        ((kind, value),) = a.items()
+        if kind == "arg_placeholder_id":
+            return ("ref", name(value))
+        if kind == "arg_list":
+            return [arg(v) for v in value["args"]]
+        return (kind, value)
 
     actions = []
     for action in role["actions"]:
@@ -73,9 +73,10 @@ def _canonical(role: dict[str, Any]) -> tuple[list[Any], list[int]]:
             (
                 action["command"],
                 None if target is None else name(target),
-                [arg(a) for a in action.get("args", [])],
-                sorted((k, arg(v)) for k, v in dict(action.get("kwargs", {})).items()),
-                [name(r) for r in action.get("return_placeholder_ids", [])],
+                [arg(a) for a in action["args"]],
+                sorted((k, arg(v)) for k, v in action["kwargs"]),
+                [name(r) for r in action["return_placeholder_ids"]],
+                len(action["return_ids"]),
             )
         )
     return actions, [name(i) for i in role["output_placeholder_ids"]]

@@ -5,6 +5,7 @@ a background thread (for tests, demos and notebooks).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import threading
@@ -93,6 +94,7 @@ class Node:
         config.bind = [f"fd://{sock.detach()}"]
         config.websocket_max_message_size = max(self.max_body_bytes, 64 * MIB)
         config.accesslog = None
+        config.errorlog = logging.getLogger("hypercorn.error")  # through logging, not stderr
         config.graceful_timeout = 2.0
         config.include_server_header = False
         return config

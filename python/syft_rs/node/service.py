@@ -84,16 +84,7 @@ class NodeService:
                 request.name, request.version, request.client_config, request.server_config
             )
             tx.insert_checkpoint(model_id, 1, request.model)
-            for plan_name, v in request.plans.items():
-                tx.insert_plan(
-                    pid,
-                    plan_name,
-                    is_avg_plan=False,
-                    value=v.list,
-                    value_ts=v.torchscript,
-                    value_tfjs=v.tfjs,
-                    source=v.source,
-                )
+            # the averaging plan first: plan ids then match PyGrid's numbering
             if request.averaging_plan is not None:
                 tx.insert_plan(
                     pid,
@@ -103,6 +94,16 @@ class NodeService:
                     value_ts=None,
                     value_tfjs=None,
                     source=request.averaging_plan,
+                )
+            for plan_name, v in request.plans.items():
+                tx.insert_plan(
+                    pid,
+                    plan_name,
+                    is_avg_plan=False,
+                    value=v.list,
+                    value_ts=v.torchscript,
+                    value_tfjs=v.tfjs,
+                    source=v.source,
                 )
             for proto_name, value in request.protocols.items():
                 tx.insert_protocol(pid, proto_name, value)

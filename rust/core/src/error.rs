@@ -12,7 +12,14 @@ pub enum Error {
     // ---- decode ----------------------------------------------------------------------
     /// Bytes that are not a valid encoding of `message` → `PlanDecodeError`.
     #[error("Failed to decode {message}: {detail}")]
-    Decode { message: &'static str, detail: String },
+    Decode {
+        message: &'static str,
+        detail: String,
+    },
+    /// Bytes that do not decode, with a caller-specific complete message (e.g. the node's
+    /// `Diff is not a valid State: …`) → `PlanDecodeError`.
+    #[error("{0}")]
+    DecodeText(String),
 
     // ---- load ------------------------------------------------------------------------
     /// Unknown commands / unsupported argument kinds, all at once → `UnsupportedOpError`.
@@ -20,7 +27,11 @@ pub enum Error {
     UnsupportedOps(String),
     /// Bad signature, literal kind or state layout → `PlanValidationError`.
     #[error("Action #{index} '{command}': {detail}")]
-    Validation { index: usize, command: String, detail: String },
+    Validation {
+        index: usize,
+        command: String,
+        detail: String,
+    },
     /// A plan-level validation failure not tied to one action → `PlanValidationError`.
     #[error("{0}")]
     PlanValidation(String),
@@ -31,7 +42,11 @@ pub enum Error {
     // ---- execute ---------------------------------------------------------------------
     /// Wrong number of inputs → `NotEnoughArgsError`.
     #[error("Plan '{plan}' expects {expected} inputs, got {got}")]
-    NotEnoughArgs { plan: String, expected: usize, got: usize },
+    NotEnoughArgs {
+        plan: String,
+        expected: usize,
+        got: usize,
+    },
     /// Shape failure → `ShapeError`. `detail` is the complete message.
     #[error("{0}")]
     Shape(String),
@@ -54,6 +69,9 @@ pub enum Error {
 impl Error {
     /// Shorthand for a decode error.
     pub fn decode(message: &'static str, detail: impl Into<String>) -> Self {
-        Error::Decode { message, detail: detail.into() }
+        Error::Decode {
+            message,
+            detail: detail.into(),
+        }
     }
 }

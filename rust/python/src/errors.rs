@@ -18,7 +18,7 @@ pyo3::import_exception!(syft_rs.errors, DiffMismatchError);
 pub fn to_py(err: Error) -> PyErr {
     let msg = err.to_string();
     match err {
-        Error::Decode { .. } => PlanDecodeError::new_err(msg),
+        Error::Decode { .. } | Error::DecodeText(_) => PlanDecodeError::new_err(msg),
         Error::UnsupportedOps(_) => UnsupportedOpError::new_err(msg),
         Error::Validation { .. } | Error::PlanValidation(_) => PlanValidationError::new_err(msg),
         Error::MissingVariable(_) => MissingVariableError::new_err(msg),
@@ -48,7 +48,9 @@ where
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_string());
-            Err(PlanExecutionError::new_err(format!("internal error (please report): {detail}")))
+            Err(PlanExecutionError::new_err(format!(
+                "internal error (please report): {detail}"
+            )))
         }
     }
 }

@@ -123,7 +123,13 @@ fn contents_error(t: &TorchTensor) -> Option<String> {
 ///
 /// `message` names the enclosing message for the error (`Failed to decode <message>: …`).
 pub fn torch_tensor_into_tensor(mut t: TorchTensor, message: &'static str) -> Result<Tensor> {
-    if let Some(e) = contents_error(&t) {
+    take_tensor(&mut t, message)
+}
+
+/// Move the values of `t` out into a [`Tensor`], leaving id, shape, dtype and the other
+/// fields in place (used to rewrite a State's values without copying them twice).
+pub fn take_tensor(t: &mut TorchTensor, message: &'static str) -> Result<Tensor> {
+    if let Some(e) = contents_error(t) {
         return Err(Error::decode(message, e));
     }
     let label = id_label(&t.id);

@@ -21,8 +21,8 @@ mod tensor_data;
 mod types;
 
 pub use convert::{
-    dims_of, size_of, tensor_data_of, tensor_from_proto, tensor_into_proto, tensor_to_proto,
-    torch_tensor_into_tensor,
+    dims_of, size_of, take_tensor, tensor_data_of, tensor_from_proto, tensor_into_proto,
+    tensor_to_proto, torch_tensor_into_tensor,
 };
 pub use describe::{describe, reencode, Value, KINDS};
 pub use execution::{

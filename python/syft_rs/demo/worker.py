@@ -67,7 +67,8 @@ def _targets(y: npt.NDArray[Any], n_out: int) -> npt.NDArray[np.float32]:
             raise ValueError("1-D targets must be integer class indices")
         if y.min() < 0 or y.max() >= n_out:
             raise ValueError(f"class indices must be in [0, {n_out}), got {y.min()}…{y.max()}")
-        return np.eye(n_out, dtype=np.float32)[y]
+        one_hot: npt.NDArray[np.float32] = np.eye(n_out, dtype=np.float32)[y]
+        return one_hot
     if y.shape[1] != n_out:
         raise ValueError(f"targets have {y.shape[1]} columns, the model outputs {n_out}")
     return y.astype(np.float32)

@@ -14,7 +14,7 @@ from typing import Any
 
 import anyio
 import httpx
-from httpx_ws import HTTPXWSException, aconnect_ws
+from httpx_ws import AsyncWebSocketSession, HTTPXWSException, aconnect_ws
 
 from syft_rs.errors import GridError
 from syft_rs.plans.averaging import averaging_plan
@@ -93,6 +93,7 @@ async def host_training(
     request_id = uuid.uuid4().hex
     message = json.dumps({"type": HOST_TRAINING, "data": data, "request_id": request_id})
     target = ws_url(url)
+    ws: AsyncWebSocketSession
     try:
         with anyio.fail_after(reply_timeout):
             async with (
@@ -101,7 +102,11 @@ async def host_training(
             ):
                 await ws.send_text(message)
                 while True:
-                    reply = json.loads(await ws.receive_text())
+                    reply: Any = json.loads(await ws.receive_text())
+                    if not isinstance(reply, dict):
+                        raise GridError(f"host-training: unexpected answer {reply!r}")
+                    # Answers to other requests cannot occur on a fresh connection; a node
+                    # that does not echo request ids answers without one.
                     if reply.get("request_id") in (None, request_id):
                         break
     except TimeoutError as exc:
@@ -112,9 +117,8 @@ async def host_training(
         raise GridError(f"host-training: WebSocket failure with {target}: {exc!r}") from exc
     except json.JSONDecodeError as exc:
         raise GridError(f"host-training: the node's answer is not JSON: {exc}") from exc
-    if not isinstance(reply, dict):
-        raise GridError(f"host-training: unexpected answer {reply!r}")
-    payload = reply.get("data") if isinstance(reply.get("data"), dict) else reply
+    data_part = reply.get("data")
+    payload: dict[str, Any] = data_part if isinstance(data_part, dict) else reply
     error = reply.get("error") or payload.get("error")
     if error:
         raise GridError(str(error))

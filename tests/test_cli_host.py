@@ -139,3 +139,43 @@ def test_worker_rejects_bad_data(tmp_path: Path, capsys: pytest.CaptureFixture[s
     code = main(["worker", "--name", "toy", "--version", "1", "--data", str(tmp_path / "bad.npz")])
     assert code == 2
     assert "need a features array" in capsys.readouterr().err
+
+
+def test_two_workers_share_each_cycle(node: RunningNode) -> None:
+    """With max_diffs 2, a worker that reported waits (without training the same model
+    again) until the other worker's report completes the cycle."""
+    from syft_rs.demo.worker import run_worker
+    from syft_rs.plans.host import host_mlp
+
+    mlp = MLP((4, 3, 2), activation="sigmoid")
+    rng = np.random.default_rng(2)
+    data = [(rng.normal(size=(12, 4)).astype(np.float32), rng.integers(0, 2, 12)) for _ in range(2)]
+    stats: list[object] = [None, None]
+
+    async def scenario() -> None:
+        await host_mlp(
+            node.url, mlp, name="pair", version="1", batch_size=4, lr=0.1,
+            server_config={"max_diffs": 2, "num_cycles": 2},
+        )  # fmt: skip
+
+        async def worker(k: int, delay: float) -> None:
+            await anyio.sleep(delay)
+            x, y = data[k]
+            stats[k] = await run_worker(node.url, "pair", "1", x, y, seed=k, max_wait=0.1)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(worker, 0, 0.0)
+            tg.start_soon(worker, 1, 0.3)
+
+    anyio.run(scenario)
+    for s in stats:
+        assert s.finished  # type: ignore[attr-defined]
+        assert s.cycles == 2  # type: ignore[attr-defined]
+        assert s.batches == 6  # type: ignore[attr-defined]
+    # Both diffs of each cycle went into its checkpoint: 2 cycles -> checkpoint 3 is the last.
+    assert _retrieve(node, "pair", "1") == _retrieve(node, "pair", "1", "3")
+    response = httpx.get(
+        f"{node.url}/model-centric/retrieve-model",
+        params={"name": "pair", "version": "1", "checkpoint": "4"},
+    )
+    assert response.status_code == 404

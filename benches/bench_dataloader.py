@@ -11,7 +11,7 @@ Compares, in the same run, on the same arrays:
 Shuffled and sequential epochs are both timed; the contenders run in rotation ``--repeat`` times and the table
 shows the best epoch of each (medians are in the JSON). Prints a markdown table and writes benches/results/bench_dataloader.json.
 
-    .venv/bin/python benches/bench_dataloader.py [--repeat 7]
+    .venv/bin/python benches/bench_dataloader.py [--repeat 15]
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def torch_epoch(X: np.ndarray, y: np.ndarray, shuffle: bool) -> Callable[[], int
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args()
 
     rng = np.random.default_rng(1)

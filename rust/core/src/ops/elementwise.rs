@@ -7,7 +7,9 @@ use ndarray::ArrayD;
 use crate::dispatch_num;
 use crate::error::{Error, Result};
 use crate::ops::num::{map_same, zip_same, Float, Num};
-use crate::ops::{in_place, lit_number, Arr, BuildResult, Call, Dialect, Kernel, Operand, Registry};
+use crate::ops::{
+    in_place, lit_number, Arr, BuildResult, Call, Dialect, Kernel, Operand, Registry,
+};
 use crate::tensor::{
     broadcast_shapes, tfjs_upcast, torch_result_type, DType, Element, Scalar, Tensor,
 };

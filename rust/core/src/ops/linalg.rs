@@ -31,7 +31,13 @@ pub fn torch_t_view(v: TensorView<'_>) -> Result<TensorView<'_>> {
 pub trait Gemm: crate::ops::num::Num {
     /// `c = a · b` for 2-D views of any strides; `c` holds `[m, n]` with row stride `rsc`
     /// and column stride `csc` (row-major: `n, 1`; column-major: `1, m`).
-    fn gemm(a: &ArrayView2<'_, Self>, b: &ArrayView2<'_, Self>, c: &mut [Self], rsc: isize, csc: isize);
+    fn gemm(
+        a: &ArrayView2<'_, Self>,
+        b: &ArrayView2<'_, Self>,
+        c: &mut [Self],
+        rsc: isize,
+        csc: isize,
+    );
 }
 
 fn strides2<T>(v: &ArrayView2<'_, T>) -> (isize, isize) {
@@ -68,7 +74,10 @@ pub fn backend() -> Backend {
 fn parallel_min_work() -> usize {
     static P: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *P.get_or_init(|| {
-        std::env::var("SYFT_RS_GEMM_PAR_MIN").ok().and_then(|v| v.parse().ok()).unwrap_or(1 << 20)
+        std::env::var("SYFT_RS_GEMM_PAR_MIN")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1 << 20)
     })
 }
 
@@ -101,8 +110,24 @@ impl<T: Copy + Send + Sync + 'static> GemmArgs<T> {
     /// Single-threaded `gemm` on this block.
     unsafe fn run(self, zero: T, one: T) {
         gemm::gemm(
-            self.m, self.n, self.k, self.c.0, self.csc, self.rsc, false, self.a.0, self.csa,
-            self.rsa, self.b.0, self.csb, self.rsb, zero, one, false, false, false,
+            self.m,
+            self.n,
+            self.k,
+            self.c.0,
+            self.csc,
+            self.rsc,
+            false,
+            self.a.0,
+            self.csa,
+            self.rsa,
+            self.b.0,
+            self.csb,
+            self.rsb,
+            zero,
+            one,
+            false,
+            false,
+            false,
             gemm::Parallelism::None,
         );
     }
@@ -142,7 +167,13 @@ impl<T: Copy + Send + Sync + 'static> GemmArgs<T> {
 macro_rules! gemm_float {
     ($t:ty, $mm:ident) => {
         impl Gemm for $t {
-            fn gemm(a: &ArrayView2<'_, Self>, b: &ArrayView2<'_, Self>, c: &mut [Self], rsc: isize, csc: isize) {
+            fn gemm(
+                a: &ArrayView2<'_, Self>,
+                b: &ArrayView2<'_, Self>,
+                c: &mut [Self],
+                rsc: isize,
+                csc: isize,
+            ) {
                 let (m, k) = a.dim();
                 let n = b.dim().1;
                 debug_assert!(c.len() >= m * n);
@@ -158,10 +189,18 @@ macro_rules! gemm_float {
                 match backend() {
                     Backend::Gemm => {
                         let g = GemmArgs {
-                            m, n, k,
-                            c: SendPtr(c.as_mut_ptr()), rsc, csc,
-                            a: SendPtr(a.as_ptr() as *mut Self), rsa, csa,
-                            b: SendPtr(b.as_ptr() as *mut Self), rsb, csb,
+                            m,
+                            n,
+                            k,
+                            c: SendPtr(c.as_mut_ptr()),
+                            rsc,
+                            csc,
+                            a: SendPtr(a.as_ptr() as *mut Self),
+                            rsa,
+                            csa,
+                            b: SendPtr(b.as_ptr() as *mut Self),
+                            rsb,
+                            csb,
                         };
                         // SAFETY: pointers and strides describe live views of m×k and k×n
                         // elements and a buffer of m×n elements at strides (rsc, csc).
@@ -170,8 +209,20 @@ macro_rules! gemm_float {
                     // SAFETY: as above.
                     Backend::MatrixMultiply => unsafe {
                         matrixmultiply::$mm(
-                            m, k, n, 1.0, a.as_ptr(), rsa, csa, b.as_ptr(), rsb, csb, 0.0,
-                            c.as_mut_ptr(), rsc, csc,
+                            m,
+                            k,
+                            n,
+                            1.0,
+                            a.as_ptr(),
+                            rsa,
+                            csa,
+                            b.as_ptr(),
+                            rsb,
+                            csb,
+                            0.0,
+                            c.as_mut_ptr(),
+                            rsc,
+                            csc,
                         );
                     },
                 }
@@ -185,7 +236,13 @@ gemm_float!(f64, dgemm);
 macro_rules! gemm_int {
     ($t:ty) => {
         impl Gemm for $t {
-            fn gemm(a: &ArrayView2<'_, Self>, b: &ArrayView2<'_, Self>, c: &mut [Self], rsc: isize, csc: isize) {
+            fn gemm(
+                a: &ArrayView2<'_, Self>,
+                b: &ArrayView2<'_, Self>,
+                c: &mut [Self],
+                rsc: isize,
+                csc: isize,
+            ) {
                 let (m, k) = a.dim();
                 let n = b.dim().1;
                 for i in 0..m {
@@ -221,7 +278,11 @@ fn mat_error(a: &[usize], b: &[usize]) -> Error {
 
 /// NumPy `matmul` of two views of the same dtype. `out_t`: write a 2-D result
 /// column-major (its transpose is then row-major for the consumers that read it so).
-fn matmul_typed<T: Gemm>(a: ArrayViewD<'_, T>, b: ArrayViewD<'_, T>, out_t: bool) -> Result<ArrayD<T>> {
+fn matmul_typed<T: Gemm>(
+    a: ArrayViewD<'_, T>,
+    b: ArrayViewD<'_, T>,
+    out_t: bool,
+) -> Result<ArrayD<T>> {
     let (an, bn) = (a.ndim(), b.ndim());
     if an == 0 || bn == 0 {
         return Err(Error::Shape(
@@ -290,7 +351,13 @@ fn matmul_typed<T: Gemm>(a: ArrayViewD<'_, T>, b: ArrayViewD<'_, T>, out_t: bool
         for i in 0..nb {
             let av = ac.index_axis(ndarray::Axis(0), i);
             let bv = bc.index_axis(ndarray::Axis(0), i);
-            T::gemm(&av, &bv, &mut out[i * m * n..(i + 1) * m * n], n as isize, 1);
+            T::gemm(
+                &av,
+                &bv,
+                &mut out[i * m * n..(i + 1) * m * n],
+                n as isize,
+                1,
+            );
         }
         out_shape = full(batch, m, n);
     }
@@ -315,7 +382,12 @@ pub fn matmul(a: TensorView<'_>, b: TensorView<'_>, dialect: Dialect) -> Result<
 }
 
 /// [`matmul`], writing a 2-D result column-major when `out_t`.
-pub fn matmul_layout(a: TensorView<'_>, b: TensorView<'_>, dialect: Dialect, out_t: bool) -> Result<Tensor> {
+pub fn matmul_layout(
+    a: TensorView<'_>,
+    b: TensorView<'_>,
+    dialect: Dialect,
+    out_t: bool,
+) -> Result<Tensor> {
     let dt = match dialect {
         Dialect::Torch => {
             if a.dtype() != b.dtype() {

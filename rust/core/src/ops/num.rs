@@ -322,7 +322,8 @@ pub fn zip_views<T: Element, U: Element, O: Element>(
     f: impl Fn(T, U) -> O,
 ) -> ArrayD<O> {
     let n: usize = shape.iter().product();
-    let out = |v: Vec<O>| ArrayD::from_shape_vec(IxDyn(shape), v).unwrap_or_else(|_| unreachable!());
+    let out =
+        |v: Vec<O>| ArrayD::from_shape_vec(IxDyn(shape), v).unwrap_or_else(|_| unreachable!());
     if let (Some(x), Some(y)) = (a.as_slice(), b.as_slice()) {
         if x.len() == n && y.len() == n {
             return out(x.iter().zip(y).map(|(p, q)| f(*p, *q)).collect());
@@ -342,7 +343,9 @@ pub fn zip_views<T: Element, U: Element, O: Element>(
         if let (Some(x), Some(y)) = (at.as_slice(), bt.as_slice()) {
             let v: Vec<O> = x.iter().zip(y).map(|(p, q)| f(*p, *q)).collect();
             let rs: Vec<usize> = shape.iter().rev().copied().collect();
-            return ArrayD::from_shape_vec(IxDyn(&rs), v).unwrap_or_else(|_| unreachable!()).reversed_axes();
+            return ArrayD::from_shape_vec(IxDyn(&rs), v)
+                .unwrap_or_else(|_| unreachable!())
+                .reversed_axes();
         }
     }
     let ab = a.broadcast(IxDyn(shape)).unwrap_or_else(|| unreachable!());

@@ -187,3 +187,13 @@ def test_start_node_with_existing_node_and_restart(tmp_path: object) -> None:
         start_node(node, db=":memory:")
     with pytest.raises(ValueError):
         Node(":memory:", timer_interval=5)
+
+
+def test_cli_registers_node(capsys: pytest.CaptureFixture[str]) -> None:
+    from syft_rs.cli import build_parser
+
+    args = build_parser().parse_args(["node", "--port", "0", "--db", "x.sqlite"])
+    assert (args.command, args.host, args.port, args.db) == ("node", "127.0.0.1", 0, "x.sqlite")
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args(["node", "--help"])
+    assert info.value.code == 0 and "--db" in capsys.readouterr().out

@@ -203,6 +203,8 @@ def test_peer_leaving_mid_answer_does_not_hurt(running: RunningNode) -> None:
     with httpx.Client() as http:
         for _ in range(5):
             with connect_ws(running.ws_url, http) as ws:
-                ws.send_text(json.dumps({"type": "model-centric/authenticate", "data": {"model_name": "x"}}))
+                ws.send_text(
+                    json.dumps({"type": "model-centric/authenticate", "data": {"model_name": "x"}})
+                )
         with client_for(running.url) as c:
             assert c.send("socket-ping", {}, "after") == {"alive": "True", "request_id": "after"}

@@ -161,7 +161,6 @@ class Job:
         self.protocols = dict(protocols) if isinstance(protocols, dict) else {}
 
         from syft_rs.model import SyftModel
-        from syft_rs.plan import Plan
 
         ids = {"worker_id": self.worker_id, "request_key": request_key}
         model_bytes = await self._grid.get_bytes("get-model", {**ids, "model_id": model_id})
@@ -173,6 +172,8 @@ class Job:
             raise ModelLoadFailedError(f"Failed to load Model: {exc}") from exc
 
         loaded: dict[str, Plan] = {}
+        if plans:
+            from syft_rs.plan import Plan
         for name, plan_id in plans.items():
             plan_bytes = await self._grid.get_bytes(
                 "get-plan",

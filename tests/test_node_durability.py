@@ -194,3 +194,28 @@ def test_kill9_around_averaging_report(tmp_path: Path, delay: float) -> None:
         for g, w in zip(params(second.content), want, strict=True):
             np.testing.assert_array_equal(g, w)
         assert c.checkpoint("mnist").content == second.content
+
+
+def test_cli_sigterm_is_graceful_and_temp_db_removed(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "syft_rs.cli", "node", "--port", "0", "--log-level", "WARNING"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("syft-rs node listening on http://127.0.0.1:"), line
+        db = Path(line.split("(db: ")[1].rstrip().rstrip(")"))
+        assert db.exists()
+        with client_for(line.split(" on ")[1].split()[0]) as c:
+            assert c.send("socket-ping", {}) == {"alive": "True"}
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+        assert not db.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+        proc.stdout.close()

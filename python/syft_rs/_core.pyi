@@ -97,6 +97,9 @@ class Plan:
     @property
     def commands(self) -> list[str]:
         """Commands of the executed role, in action order."""
+    @property
+    def num_steps(self) -> int:
+        """Steps left to run after load-time optimization (folded transposes, CSE, DCE)."""
     def execute(self, inputs: Sequence[object]) -> list[npt.NDArray[Any]]:
         """Run the plan (GIL released). Inputs: numpy arrays, numpy scalars, bool, int, float.
 

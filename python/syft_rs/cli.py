@@ -14,7 +14,7 @@ from collections.abc import Sequence
 __all__ = ["COMMANDS", "main"]
 
 #: Modules that register a subcommand, in help order.
-COMMANDS = ("syft_rs.node.cli",)
+COMMANDS = ("syft_rs.node.cli", "syft_rs.plans.cli", "syft_rs.demo.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

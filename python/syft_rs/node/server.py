@@ -118,6 +118,7 @@ async def _serve_on(
     node: Node, sock: socket.socket, shutdown_trigger: Callable[[], Awaitable[Any]] | None
 ) -> None:
     config = node.hypercorn_config(sock)
+    app: Any = node.app  # starlette's ASGI types are not hypercorn's nominal ones
     try:
         asyncio.get_running_loop()
         under_trio = False
@@ -126,11 +127,11 @@ async def _serve_on(
     if under_trio:
         from hypercorn.trio import serve as trio_serve
 
-        await trio_serve(node.app, config, shutdown_trigger=shutdown_trigger, mode="asgi")
+        await trio_serve(app, config, shutdown_trigger=shutdown_trigger, mode="asgi")
     else:
         from hypercorn.asyncio import serve as asyncio_serve
 
-        await asyncio_serve(node.app, config, shutdown_trigger=shutdown_trigger, mode="asgi")
+        await asyncio_serve(app, config, shutdown_trigger=shutdown_trigger, mode="asgi")
 
 
 async def serve(

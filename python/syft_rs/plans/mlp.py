@@ -123,7 +123,7 @@ class MLP:
     def forward(self, params: Sequence[npt.NDArray[Any]], x: npt.NDArray[Any]) -> npt.NDArray[Any]:
         """The network's output for ``x`` (logits for ``softmax_ce``), in numpy."""
         self._check_params(params)
-        h = np.asarray(x)
+        h: npt.NDArray[Any] = np.asarray(x)
         n_layers = len(self.sizes) - 1
         for i in range(n_layers):
             w, b = params[2 * i], params[2 * i + 1]
@@ -136,7 +136,7 @@ class MLP:
 
     def predict(self, params: Sequence[npt.NDArray[Any]], x: npt.NDArray[Any]) -> npt.NDArray[Any]:
         """Predicted class per row (argmax of the output)."""
-        return np.argmax(self.forward(params, x), axis=1)
+        return np.asarray(np.argmax(self.forward(params, x), axis=1))
 
     def accuracy(
         self, params: Sequence[npt.NDArray[Any]], x: npt.NDArray[Any], labels: npt.NDArray[Any]
@@ -250,10 +250,12 @@ def _emit_accuracy(graph: Graph, out: Value, y: Value, batch_size: Value) -> Val
 
 def _np_activation(kind: str, x: npt.NDArray[Any]) -> npt.NDArray[Any]:
     if kind == "relu":
-        return np.maximum(x, 0)
-    if kind == "sigmoid":
-        return 1 / (1 + np.exp(-x))
-    return np.tanh(x)
+        out = np.maximum(x, 0)
+    elif kind == "sigmoid":
+        out = 1 / (1 + np.exp(-x))
+    else:
+        out = np.tanh(x)
+    return np.asarray(out)
 
 
 _SPEC_RE = re.compile(r"^(?:mlp:)?(?P<sizes>\d+(?:[-x,]\d+)+)(?P<rest>(?::[a-z_]+)*)$")

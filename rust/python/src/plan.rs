@@ -1,7 +1,192 @@
-//! Bindings for syft_rs_core::plan.
+//! Bindings for syft_rs_core::plan: `_core.Plan` (load, re-encode, execute with the GIL released).
 
+use std::sync::Arc;
+
+use numpy::{IntoPyArray, PyReadonlyArrayDyn, PyUntypedArray, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyOverflowError, PyTypeError};
 use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt};
+use syft_rs_core::interp::Input;
+use syft_rs_core::ops::Dialect;
+use syft_rs_core::plan::Plan;
+use syft_rs_core::tensor::{Element, Scalar, Tensor};
 
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+use crate::errors::detach;
+
+/// A loaded, validated, immutable PySyft Plan; safe to share between threads.
+#[pyclass(name = "Plan", module = "syft_rs._core", frozen)]
+pub struct PyPlan {
+    inner: Arc<Plan>,
+}
+
+/// A borrowed numpy input, kept alive (and read-locked) for the duration of a run.
+enum Held<'py> {
+    Bool(PyReadonlyArrayDyn<'py, bool>),
+    U8(PyReadonlyArrayDyn<'py, u8>),
+    I32(PyReadonlyArrayDyn<'py, i32>),
+    I64(PyReadonlyArrayDyn<'py, i64>),
+    F32(PyReadonlyArrayDyn<'py, f32>),
+    F64(PyReadonlyArrayDyn<'py, f64>),
+    Own(Option<Tensor>),
+}
+
+fn scalar_tensor<T: Element>(v: T) -> Tensor {
+    T::wrap(ndarray::ArrayD::from_elem(ndarray::IxDyn(&[]), v))
+}
+
+fn hold<'py>(
+    py: Python<'py>,
+    obj: &Bound<'py, PyAny>,
+    i: usize,
+    dialect: Dialect,
+) -> PyResult<Held<'py>> {
+    // numpy scalars become 0-d arrays of their dtype (np.float64 is also a Python float).
+    let np = py.import("numpy")?;
+    let obj = if obj.is_instance(&np.getattr("generic")?)? {
+        np.call_method1("asarray", (obj,))?
+    } else {
+        // Python scalars (bool before int: bool is an int subclass).
+        if obj.is_exact_instance_of::<PyBool>() {
+            return Ok(Held::Own(Some(scalar_tensor(obj.extract::<bool>()?))));
+        }
+        if obj.is_instance_of::<PyInt>() && !obj.is_instance_of::<PyBool>() {
+            let t = match dialect {
+                Dialect::Torch => {
+                    let v: i64 = obj.extract().map_err(|_| {
+                        PyOverflowError::new_err(format!("input #{i}: int does not fit in int64"))
+                    })?;
+                    Scalar::Int(v).to_tensor(syft_rs_core::DType::I64)
+                }
+                Dialect::Tfjs => scalar_tensor(obj.extract::<f64>()? as f32),
+            };
+            return Ok(Held::Own(Some(t)));
+        }
+        if obj.is_instance_of::<PyFloat>() {
+            return Ok(Held::Own(Some(scalar_tensor(obj.extract::<f64>()? as f32))));
+        }
+        obj.clone()
+    };
+    let Ok(arr) = obj.cast::<PyUntypedArray>() else {
+        return Err(PyTypeError::new_err(format!(
+            "input #{i}: expected a numpy array, a numpy scalar, bool, int or float, got {}",
+            obj.get_type().name()?
+        )));
+    };
+    let dtype = arr.dtype().str()?.to_string();
+    Ok(match dtype.as_str() {
+        "bool" => Held::Bool(obj.extract()?),
+        "uint8" => Held::U8(obj.extract()?),
+        "int32" => Held::I32(obj.extract()?),
+        "int64" => Held::I64(obj.extract()?),
+        "float32" => Held::F32(obj.extract()?),
+        "float64" => Held::F64(obj.extract()?),
+        other => {
+            return Err(PyTypeError::new_err(format!(
+                "input #{i}: unsupported dtype {other} (supported: float32, float64, int32, int64, uint8, bool)"
+            )))
+        }
+    })
+}
+
+fn to_numpy(py: Python<'_>, t: Tensor) -> Py<PyAny> {
+    match t {
+        Tensor::Bool(a) => a.into_pyarray(py).into_any().unbind(),
+        Tensor::U8(a) => a.into_pyarray(py).into_any().unbind(),
+        Tensor::I32(a) => a.into_pyarray(py).into_any().unbind(),
+        Tensor::I64(a) => a.into_pyarray(py).into_any().unbind(),
+        Tensor::F32(a) => a.into_pyarray(py).into_any().unbind(),
+        Tensor::F64(a) => a.into_pyarray(py).into_any().unbind(),
+    }
+}
+
+#[pymethods]
+impl PyPlan {
+    /// Decode and validate a Plan (`framework`: None, "torch" or "tfjs").
+    #[staticmethod]
+    #[pyo3(signature = (data, framework = None))]
+    fn from_bytes(py: Python<'_>, data: &[u8], framework: Option<&str>) -> PyResult<Self> {
+        let plan = detach(py, || Plan::from_bytes(data, framework))?;
+        Ok(PyPlan {
+            inner: Arc::new(plan),
+        })
+    }
+
+    /// The Plan message, re-encoded.
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let inner = self.inner.clone();
+        let bytes = detach(py, move || Ok(inner.to_bytes()))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    #[getter]
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    #[getter]
+    fn dialect(&self) -> &'static str {
+        self.inner.dialect().name()
+    }
+
+    #[getter]
+    fn num_inputs(&self) -> usize {
+        self.inner.num_inputs()
+    }
+
+    #[getter]
+    fn num_outputs(&self) -> usize {
+        self.inner.num_outputs()
+    }
+
+    #[getter]
+    fn commands(&self) -> Vec<String> {
+        self.inner.commands().to_vec()
+    }
+
+    /// Number of steps that run after load-time optimization.
+    #[getter]
+    fn num_steps(&self) -> usize {
+        self.inner.num_steps()
+    }
+
+    /// Run the plan with the GIL released; numpy inputs are read in place.
+    fn execute(&self, py: Python<'_>, inputs: Vec<Bound<'_, PyAny>>) -> PyResult<Vec<Py<PyAny>>> {
+        let dialect = self.inner.dialect();
+        let mut held: Vec<Held<'_>> = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, o)| hold(py, o, i, dialect))
+            .collect::<PyResult<_>>()?;
+        let args: Vec<Input<'_>> = held
+            .iter_mut()
+            .map(|h| match h {
+                Held::Bool(a) => Input::View(bool::wrap_view(a.as_array())),
+                Held::U8(a) => Input::View(u8::wrap_view(a.as_array())),
+                Held::I32(a) => Input::View(i32::wrap_view(a.as_array())),
+                Held::I64(a) => Input::View(i64::wrap_view(a.as_array())),
+                Held::F32(a) => Input::View(f32::wrap_view(a.as_array())),
+                Held::F64(a) => Input::View(f64::wrap_view(a.as_array())),
+                Held::Own(t) => Input::Own(t.take().unwrap_or_else(|| unreachable!())),
+            })
+            .collect();
+        let plan = &*self.inner;
+        let out = detach(py, move || plan.execute(args))?;
+        Ok(out.into_iter().map(|t| to_numpy(py, t)).collect())
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Plan(name={:?}, dialect={:?}, inputs={}, outputs={}, actions={})",
+            self.inner.name(),
+            self.inner.dialect().name(),
+            self.inner.num_inputs(),
+            self.inner.num_outputs(),
+            self.inner.commands().len()
+        )
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyPlan>()?;
     Ok(())
 }

@@ -1,0 +1,629 @@
+//! Linear algebra of both dialects: matmul (NumPy semantics, batched), mm, tfjs matMul with
+//! transpose flags, t / transpose. GEMMs read any strides, so transposes cost nothing.
+
+use ndarray::{ArrayD, ArrayView2, ArrayViewD, Ix2, IxDyn};
+
+use crate::error::{Error, Result};
+use crate::ops::{
+    lit_bool, lit_ints, BuildResult, Call, Dialect, Kernel, Operand, Registry, Tag, ViewStep,
+};
+use crate::tensor::{
+    broadcast_shapes, norm_axis, shape_str, tfjs_upcast, DType, Element, Tensor, TensorView,
+};
+
+/// torch `t()` rank rule.
+pub fn check_t(ndim: usize) -> Result<()> {
+    if ndim > 2 {
+        return Err(Error::Shape(format!(
+            "t() expects a tensor with <= 2 dimensions, but self is {ndim}D"
+        )));
+    }
+    Ok(())
+}
+
+/// torch `t()` as a view.
+pub fn torch_t_view(v: TensorView<'_>) -> Result<TensorView<'_>> {
+    check_t(v.ndim())?;
+    Ok(v.reversed_axes())
+}
+
+/// Element types with a GEMM.
+pub trait Gemm: crate::ops::num::Num {
+    /// `c = a · b` for 2-D views of any strides; `c` holds `[m, n]` with row stride `rsc`
+    /// and column stride `csc` (row-major: `n, 1`; column-major: `1, m`).
+    fn gemm(
+        a: &ArrayView2<'_, Self>,
+        b: &ArrayView2<'_, Self>,
+        c: &mut [Self],
+        rsc: isize,
+        csc: isize,
+    );
+}
+
+fn strides2<T>(v: &ArrayView2<'_, T>) -> (isize, isize) {
+    let s = v.strides();
+    // Size-1 dims may carry any stride; give them a harmless one.
+    let r = if v.shape()[0] <= 1 {
+        v.shape()[1].max(1) as isize
+    } else {
+        s[0]
+    };
+    let c = if v.shape()[1] <= 1 { 1 } else { s[1] };
+    (r, c)
+}
+
+/// GEMM backends; `gemm` unless `SYFT_RS_GEMM=matrixmultiply` (kept for comparison in
+/// the benches).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Gemm,
+    MatrixMultiply,
+}
+
+/// The backend chosen for this process.
+pub fn backend() -> Backend {
+    static B: std::sync::OnceLock<Backend> = std::sync::OnceLock::new();
+    *B.get_or_init(|| match std::env::var("SYFT_RS_GEMM").as_deref() {
+        Ok("matrixmultiply") => Backend::MatrixMultiply,
+        _ => Backend::Gemm,
+    })
+}
+
+/// Below this many multiply-adds a GEMM runs on the calling thread: waking workers costs
+/// more than it saves (`SYFT_RS_GEMM_PAR_MIN` overrides, for the benches).
+fn parallel_min_work() -> usize {
+    static P: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *P.get_or_init(|| {
+        std::env::var("SYFT_RS_GEMM_PAR_MIN")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1 << 20)
+    })
+}
+
+/// A raw pointer that may cross to a worker thread (the blocks it addresses are disjoint).
+#[derive(Clone, Copy)]
+struct SendPtr<T>(*mut T);
+// SAFETY: used only for disjoint output blocks and shared read-only inputs of one GEMM,
+// all of which outlive the scoped workers.
+unsafe impl<T> Send for SendPtr<T> {}
+unsafe impl<T> Sync for SendPtr<T> {}
+
+/// One GEMM call: `c[m×n] = a[m×k] · b[k×n]` with arbitrary strides.
+#[derive(Clone, Copy)]
+struct GemmArgs<T> {
+    m: usize,
+    n: usize,
+    k: usize,
+    c: SendPtr<T>,
+    rsc: isize,
+    csc: isize,
+    a: SendPtr<T>,
+    rsa: isize,
+    csa: isize,
+    b: SendPtr<T>,
+    rsb: isize,
+    csb: isize,
+}
+
+impl<T: Copy + Send + Sync + 'static> GemmArgs<T> {
+    /// Single-threaded `gemm` on this block.
+    unsafe fn run(self, zero: T, one: T) {
+        gemm::gemm(
+            self.m,
+            self.n,
+            self.k,
+            self.c.0,
+            self.csc,
+            self.rsc,
+            false,
+            self.a.0,
+            self.csa,
+            self.rsa,
+            self.b.0,
+            self.csb,
+            self.rsb,
+            zero,
+            one,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+
+    /// Large GEMMs: split the longer output side into one block per worker thread and run
+    /// the blocks concurrently, each single-threaded (measured faster on these shapes than
+    /// the crate's own threading); small ones run on the calling thread.
+    unsafe fn run_split(self, zero: T, one: T) {
+        let parts = rayon::current_num_threads().max(1);
+        if parts == 1 || self.m * self.n * self.k < parallel_min_work() {
+            return self.run(zero, one);
+        }
+        let along_n = self.n >= self.m;
+        let len = if along_n { self.n } else { self.m };
+        let chunk = len.div_ceil(parts).max(1);
+        rayon::scope(|s| {
+            let mut lo = 0;
+            while lo < len {
+                let hi = (lo + chunk).min(len);
+                let mut g = self;
+                if along_n {
+                    g.n = hi - lo;
+                    g.c = SendPtr(self.c.0.offset(lo as isize * self.csc));
+                    g.b = SendPtr(self.b.0.offset(lo as isize * self.csb));
+                } else {
+                    g.m = hi - lo;
+                    g.c = SendPtr(self.c.0.offset(lo as isize * self.rsc));
+                    g.a = SendPtr(self.a.0.offset(lo as isize * self.rsa));
+                }
+                s.spawn(move |_| g.run(zero, one));
+                lo = hi;
+            }
+        });
+    }
+}
+
+macro_rules! gemm_float {
+    ($t:ty, $mm:ident) => {
+        impl Gemm for $t {
+            fn gemm(
+                a: &ArrayView2<'_, Self>,
+                b: &ArrayView2<'_, Self>,
+                c: &mut [Self],
+                rsc: isize,
+                csc: isize,
+            ) {
+                let (m, k) = a.dim();
+                let n = b.dim().1;
+                debug_assert!(c.len() >= m * n);
+                if m == 0 || n == 0 {
+                    return;
+                }
+                if k == 0 {
+                    c.iter_mut().for_each(|x| *x = 0.0);
+                    return;
+                }
+                let (rsa, csa) = strides2(a);
+                let (rsb, csb) = strides2(b);
+                match backend() {
+                    Backend::Gemm => {
+                        let g = GemmArgs {
+                            m,
+                            n,
+                            k,
+                            c: SendPtr(c.as_mut_ptr()),
+                            rsc,
+                            csc,
+                            a: SendPtr(a.as_ptr() as *mut Self),
+                            rsa,
+                            csa,
+                            b: SendPtr(b.as_ptr() as *mut Self),
+                            rsb,
+                            csb,
+                        };
+                        // SAFETY: pointers and strides describe live views of m×k and k×n
+                        // elements and a buffer of m×n elements at strides (rsc, csc).
+                        unsafe { g.run_split(0.0, 1.0) }
+                    }
+                    // SAFETY: as above.
+                    Backend::MatrixMultiply => unsafe {
+                        matrixmultiply::$mm(
+                            m,
+                            k,
+                            n,
+                            1.0,
+                            a.as_ptr(),
+                            rsa,
+                            csa,
+                            b.as_ptr(),
+                            rsb,
+                            csb,
+                            0.0,
+                            c.as_mut_ptr(),
+                            rsc,
+                            csc,
+                        );
+                    },
+                }
+            }
+        }
+    };
+}
+gemm_float!(f32, sgemm);
+gemm_float!(f64, dgemm);
+
+macro_rules! gemm_int {
+    ($t:ty) => {
+        impl Gemm for $t {
+            fn gemm(
+                a: &ArrayView2<'_, Self>,
+                b: &ArrayView2<'_, Self>,
+                c: &mut [Self],
+                rsc: isize,
+                csc: isize,
+            ) {
+                let (m, k) = a.dim();
+                let n = b.dim().1;
+                for i in 0..m {
+                    for j in 0..n {
+                        let mut s: $t = 0;
+                        for p in 0..k {
+                            s = s.wrapping_add(a[[i, p]].wrapping_mul(b[[p, j]]));
+                        }
+                        c[(i as isize * rsc + j as isize * csc) as usize] = s;
+                    }
+                }
+            }
+        }
+    };
+}
+gemm_int!(u8);
+gemm_int!(i32);
+gemm_int!(i64);
+
+fn mat_error(a: &[usize], b: &[usize]) -> Error {
+    let f = |s: &[usize]| {
+        s.iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join("x")
+    };
+    Error::Shape(format!(
+        "shapes cannot be multiplied ({} and {})",
+        f(a),
+        f(b)
+    ))
+}
+
+/// NumPy `matmul` of two views of the same dtype. `out_t`: write a 2-D result
+/// column-major (its transpose is then row-major for the consumers that read it so).
+fn matmul_typed<T: Gemm>(
+    a: ArrayViewD<'_, T>,
+    b: ArrayViewD<'_, T>,
+    out_t: bool,
+) -> Result<ArrayD<T>> {
+    let (an, bn) = (a.ndim(), b.ndim());
+    if an == 0 || bn == 0 {
+        return Err(Error::Shape(
+            "both arguments to matmul need to be at least 1D".into(),
+        ));
+    }
+    // Promote 1-D operands to matrices, remembering which dims to drop.
+    let a2 = if an == 1 {
+        a.clone().insert_axis(ndarray::Axis(0))
+    } else {
+        a.clone()
+    };
+    let b2 = if bn == 1 {
+        b.clone().insert_axis(ndarray::Axis(1))
+    } else {
+        b.clone()
+    };
+    let (m, k) = (a2.shape()[a2.ndim() - 2], a2.shape()[a2.ndim() - 1]);
+    let (k2, n) = (b2.shape()[b2.ndim() - 2], b2.shape()[b2.ndim() - 1]);
+    if k != k2 {
+        return Err(mat_error(a2.shape(), b2.shape()));
+    }
+    let mut out_shape;
+    let mut out: Vec<T>;
+    if a2.ndim() == 2 && b2.ndim() == 2 {
+        out = vec_uninit(m * n);
+        let av = a2
+            .into_dimensionality::<Ix2>()
+            .unwrap_or_else(|_| unreachable!());
+        let bv = b2
+            .into_dimensionality::<Ix2>()
+            .unwrap_or_else(|_| unreachable!());
+        if out_t && an == 2 && bn == 2 {
+            T::gemm(&av, &bv, &mut out, 1, m as isize);
+            let t = ArrayD::from_shape_vec(IxDyn(&[n, m]), out).unwrap_or_else(|_| unreachable!());
+            return Ok(t.reversed_axes());
+        }
+        T::gemm(&av, &bv, &mut out, n as isize, 1);
+        out_shape = vec![m, n];
+    } else {
+        let batch = broadcast_shapes(&a2.shape()[..a2.ndim() - 2], &b2.shape()[..b2.ndim() - 2])
+            .map_err(|_| mat_error(a2.shape(), b2.shape()))?;
+        let nb: usize = batch.iter().product();
+        let full = |mut s: Vec<usize>, x: usize, y: usize| {
+            s.push(x);
+            s.push(y);
+            s
+        };
+        let ab = a2
+            .broadcast(IxDyn(&full(batch.clone(), m, k)))
+            .unwrap_or_else(|| unreachable!());
+        let bb = b2
+            .broadcast(IxDyn(&full(batch.clone(), k, n)))
+            .unwrap_or_else(|| unreachable!());
+        let ac = ab
+            .as_standard_layout()
+            .into_owned()
+            .into_shape_with_order((nb, m, k))
+            .map_err(|e| Error::Execution(e.to_string()))?;
+        let bc = bb
+            .as_standard_layout()
+            .into_owned()
+            .into_shape_with_order((nb, k, n))
+            .map_err(|e| Error::Execution(e.to_string()))?;
+        out = vec_uninit(nb * m * n);
+        for i in 0..nb {
+            let av = ac.index_axis(ndarray::Axis(0), i);
+            let bv = bc.index_axis(ndarray::Axis(0), i);
+            T::gemm(
+                &av,
+                &bv,
+                &mut out[i * m * n..(i + 1) * m * n],
+                n as isize,
+                1,
+            );
+        }
+        out_shape = full(batch, m, n);
+    }
+    if bn == 1 {
+        out_shape.pop();
+    }
+    if an == 1 {
+        let l = out_shape.len();
+        out_shape.remove(l - if bn == 1 { 1 } else { 2 });
+    }
+    Ok(ArrayD::from_shape_vec(IxDyn(&out_shape), out).unwrap_or_else(|_| unreachable!()))
+}
+
+/// A zero-filled buffer (every GEMM writes all of it; zeroing is cheap next to the GEMM).
+fn vec_uninit<T: Gemm>(n: usize) -> Vec<T> {
+    vec![T::ZERO; n]
+}
+
+/// matmul of two operands under the dialect's dtype rule.
+pub fn matmul(a: TensorView<'_>, b: TensorView<'_>, dialect: Dialect) -> Result<Tensor> {
+    matmul_layout(a, b, dialect, false)
+}
+
+/// [`matmul`], writing a 2-D result column-major when `out_t`.
+pub fn matmul_layout(
+    a: TensorView<'_>,
+    b: TensorView<'_>,
+    dialect: Dialect,
+    out_t: bool,
+) -> Result<Tensor> {
+    let dt = match dialect {
+        Dialect::Torch => {
+            if a.dtype() != b.dtype() {
+                return Err(Error::DType(format!(
+                    "expected both operands to have the same dtype, got {} and {}",
+                    a.dtype(),
+                    b.dtype()
+                )));
+            }
+            if a.dtype() == DType::Bool {
+                return Err(Error::DType(
+                    "matmul is not implemented for bool tensors".into(),
+                ));
+            }
+            a.dtype()
+        }
+        Dialect::Tfjs => match tfjs_upcast(a.dtype(), b.dtype()) {
+            DType::Bool => DType::I32,
+            d => d,
+        },
+    };
+    let ca = (a.dtype() != dt).then(|| a.cast(dt));
+    let cb = (b.dtype() != dt).then(|| b.cast(dt));
+    let a = ca.as_ref().map_or_else(|| a.reborrow(), |t| t.view());
+    let b = cb.as_ref().map_or_else(|| b.reborrow(), |t| t.view());
+    crate::dispatch_num!(dt, T => Ok(T::wrap(matmul_typed::<T>(T::of_view(&a).unwrap_or_else(|| unreachable!()), T::of_view(&b).unwrap_or_else(|| unreachable!()), out_t)?)),
+        bool => unreachable!())
+}
+
+#[derive(Debug)]
+struct MatMul {
+    dialect: Dialect,
+    /// Result read only through a transpose: write it column-major.
+    out_t: bool,
+    /// torch `mm`: 2-D operands only.
+    only_2d: bool,
+    transpose_a: bool,
+    transpose_b: bool,
+}
+
+impl Kernel for MatMul {
+    fn eval(&self, args: Vec<Operand<'_>>) -> Result<Tensor> {
+        let a = args[0]
+            .as_view()
+            .ok_or_else(|| Error::DType("matmul operands must be tensors".into()))?;
+        let b = args[1]
+            .as_view()
+            .ok_or_else(|| Error::DType("matmul operands must be tensors".into()))?;
+        if self.only_2d && (a.ndim() != 2 || b.ndim() != 2) {
+            return Err(Error::Shape(format!(
+                "mm expects 2-D operands, got shapes [{}] and [{}]",
+                shape_str(a.shape()),
+                shape_str(b.shape())
+            )));
+        }
+        if self.dialect == Dialect::Tfjs && (a.ndim() < 2 || b.ndim() < 2) {
+            return Err(Error::Shape(format!(
+                "matMul expects tensors of rank >= 2, got ranks {} and {}",
+                a.ndim(),
+                b.ndim()
+            )));
+        }
+        fn swap_last(v: TensorView<'_>) -> TensorView<'_> {
+            let n = v.ndim();
+            v.swap_axes(n - 2, n - 1)
+        }
+        let a = if self.transpose_a { swap_last(a) } else { a };
+        let b = if self.transpose_b { swap_last(b) } else { b };
+        matmul_layout(a, b, self.dialect, self.out_t)
+    }
+
+    fn prefer_transposed_output(&mut self) -> bool {
+        self.out_t = true;
+        true
+    }
+}
+
+fn build_matmul(only_2d: bool) -> impl Fn(&mut Call<'_>) -> BuildResult + Send + Sync + 'static {
+    move |c| {
+        let (ta, tb) = match c.dialect {
+            Dialect::Torch => {
+                let b = c.bind(&["self", if only_2d { "mat2" } else { "other" }])?;
+                c.operand(&b, "self")?;
+                c.operand(&b, if only_2d { "mat2" } else { "other" })?;
+                (false, false)
+            }
+            Dialect::Tfjs => {
+                let b = c.bind(&["a", "b", "transposeA?", "transposeB?"])?;
+                c.operand(&b, "a")?;
+                c.operand(&b, "b")?;
+                (
+                    lit_bool(&b, "transposeA")?.unwrap_or(false),
+                    lit_bool(&b, "transposeB")?.unwrap_or(false),
+                )
+            }
+        };
+        Ok(Box::new(MatMul {
+            dialect: c.dialect,
+            out_t: false,
+            only_2d,
+            transpose_a: ta,
+            transpose_b: tb,
+        }))
+    }
+}
+
+/// torch `t()` / tfjs `transpose(x)` (reverse axes) / tfjs `transpose(x, perm)` /
+/// torch `transpose(dim0, dim1)`, materialized (the loader folds most of them away).
+#[derive(Debug)]
+enum Transpose {
+    TorchT,
+    Reverse,
+    Perm(Vec<i64>),
+    Swap(i64, i64),
+}
+
+impl Kernel for Transpose {
+    fn eval(&self, mut args: Vec<Operand<'_>>) -> Result<Tensor> {
+        let x = args.pop().unwrap_or_else(|| unreachable!());
+        let nd = x.shape().len();
+        if let Transpose::TorchT = self {
+            check_t(nd)?;
+        }
+        let perm: Vec<usize> = match self {
+            Transpose::TorchT | Transpose::Reverse => (0..nd).rev().collect(),
+            Transpose::Perm(p) => {
+                let p = p
+                    .iter()
+                    .map(|a| norm_axis(*a, nd))
+                    .collect::<Result<Vec<_>>>()?;
+                let mut seen = p.clone();
+                seen.sort_unstable();
+                if p.len() != nd || seen.iter().enumerate().any(|(i, a)| i != *a) {
+                    return Err(Error::Shape(format!(
+                        "perm {p:?} is not a permutation of {nd} axes"
+                    )));
+                }
+                p
+            }
+            Transpose::Swap(a, b) => {
+                let (a, b) = (norm_axis(*a, nd)?, norm_axis(*b, nd)?);
+                let mut p: Vec<usize> = (0..nd).collect();
+                if nd > 0 {
+                    p.swap(a, b);
+                }
+                p
+            }
+        };
+        Ok(match x {
+            Operand::Own(t) => crate::map_tensor!(t, a => a.permuted_axes(IxDyn(&perm))),
+            other => {
+                let v = other.as_view().unwrap_or_else(|| unreachable!());
+                crate::map_view!(v, a => a.permuted_axes(IxDyn(&perm))).to_tensor()
+            }
+        })
+    }
+}
+
+fn build_t(c: &mut Call<'_>) -> BuildResult {
+    let b = c.bind(&["self"])?;
+    c.operand(&b, "self")?;
+    c.tag = Tag::View(ViewStep::TorchT { action: c.index });
+    Ok(Box::new(Transpose::TorchT))
+}
+
+fn build_transpose(c: &mut Call<'_>) -> BuildResult {
+    match c.dialect {
+        Dialect::Torch => {
+            let b = c.bind(&["self", "dim0", "dim1"])?;
+            c.operand(&b, "self")?;
+            let d0 = crate::ops::lit_int(&b, "dim0")?.unwrap_or(0);
+            let d1 = crate::ops::lit_int(&b, "dim1")?.unwrap_or(0);
+            Ok(Box::new(Transpose::Swap(d0, d1)))
+        }
+        Dialect::Tfjs => {
+            let b = c.bind(&["x", "perm?"])?;
+            c.operand(&b, "x")?;
+            match lit_ints(&b, "perm")? {
+                None => {
+                    c.tag = Tag::View(ViewStep::Reverse);
+                    Ok(Box::new(Transpose::Reverse))
+                }
+                Some(p) => Ok(Box::new(Transpose::Perm(p))),
+            }
+        }
+    }
+}
+
+pub fn register(r: &mut Registry) {
+    r.torch(
+        &["matmul", "torch.matmul", "__matmul__"],
+        build_matmul(false),
+    );
+    r.torch(&["mm", "torch.mm"], build_matmul(true));
+    r.torch(&["t", "torch.t"], build_t);
+    r.torch(&["transpose", "torch.transpose"], build_transpose);
+    r.tfjs(&["matMul"], build_matmul(false));
+    r.tfjs(&["transpose"], build_transpose);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matmul_shapes_and_strides() {
+        let a = Tensor::from_shape_vec(&[2, 3], vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+        let b = Tensor::from_shape_vec(&[2, 3], vec![1.0f32, 0.0, 1.0, 0.0, 1.0, 0.0]).unwrap();
+        // a · bᵀ through a transposed view.
+        let r = matmul(a.view(), b.view().reversed_axes(), Dialect::Torch).unwrap();
+        assert_eq!(
+            r,
+            Tensor::from_shape_vec(&[2, 2], vec![4.0f32, 2.0, 10.0, 5.0]).unwrap()
+        );
+        let v = Tensor::from_shape_vec(&[3], vec![1.0f32, 1.0, 1.0]).unwrap();
+        let r = matmul(a.view(), v.view(), Dialect::Torch).unwrap();
+        assert_eq!(r, Tensor::from_shape_vec(&[2], vec![6.0f32, 15.0]).unwrap());
+        let r = matmul(v.view(), v.view(), Dialect::Torch).unwrap();
+        assert_eq!(r.shape(), &[] as &[usize]);
+        let e = matmul(a.view(), a.view(), Dialect::Torch).unwrap_err();
+        assert!(matches!(e, Error::Shape(_)));
+        let d = Tensor::from_shape_vec(&[3], vec![1.0f64, 1.0, 1.0]).unwrap();
+        assert!(matches!(
+            matmul(a.view(), d.view(), Dialect::Torch),
+            Err(Error::DType(_))
+        ));
+    }
+
+    #[test]
+    fn batched_matmul_broadcasts() {
+        let a = Tensor::from_shape_vec(&[2, 1, 2], vec![1.0f32, 2.0, 3.0, 4.0]).unwrap();
+        let b = Tensor::from_shape_vec(&[2, 1], vec![1.0f32, 1.0]).unwrap();
+        let r = matmul(a.view(), b.view(), Dialect::Torch).unwrap();
+        assert_eq!(
+            r,
+            Tensor::from_shape_vec(&[2, 1, 1], vec![3.0f32, 7.0]).unwrap()
+        );
+    }
+}

@@ -219,3 +219,40 @@ async def test_train_needs_known_plan(server, grid) -> None:
         await job.start()
     with pytest.raises(ValueError, match="unknown plan"):
         job.train("training_plan", inputs=[], outputs=[], data=np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("hang", ["cycle-request", "get-model"])
+@TRANSPORTS
+async def test_cancelled_start_leaks_nothing(server, grid, transport, hang) -> None:
+    grid.never_answer.add(hang)
+    before = running_tasks()
+    async with Syft(url(server, transport), allow_insecure=True, request_timeout=30) as syft:
+        job = syft.new_job("mnist", "1.0.0")
+        events = record(job)
+        with anyio.move_on_after(0.3) as scope:
+            await job.start()
+        assert scope.cancelled_caught and events == []  # cancellation is not an error event
+        grid.never_answer.clear()
+        await job.start()  # the client is still usable
+        assert [e[0] for e in events] == ["accepted"]
+    assert running_tasks() == before
+    await anyio.sleep(0.05)
+    assert client_sockets_to(server.port) == 0
+
+
+@pytest.mark.parametrize("dialect", ["list", "tfjs"])
+async def test_plans_downloaded_in_the_configured_dialect(server, grid, dialect) -> None:
+    from conftest import vector_path
+    from syft_rs import Plan
+
+    plan_bytes = vector_path("syftjs", "mnist_training_plan.Plan.pb").read_bytes()
+    grid.plans = {"training_plan": plan_bytes}
+    async with Syft(server.ws_url, allow_insecure=True, receive_operations_as=dialect) as syft:
+        job = syft.new_job("mnist", "1.0.0")
+        events = record(job)
+        await job.start()
+    assert events[0][0] == "accepted", events
+    assert isinstance(job.plans["training_plan"], Plan)
+    assert job.plans["training_plan"].num_inputs == 8
+    (query,) = [d for t, n, d in grid.log if n == "get-plan"]
+    assert query["receive_operations_as"] == dialect and query["plan_id"] == "2"

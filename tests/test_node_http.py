@@ -187,3 +187,24 @@ def test_start_node_with_existing_node_and_restart(tmp_path: object) -> None:
         start_node(node, db=":memory:")
     with pytest.raises(ValueError):
         Node(":memory:", timer_interval=5)
+
+
+def test_cli_registers_node(capsys: pytest.CaptureFixture[str]) -> None:
+    from syft_rs.cli import build_parser
+
+    args = build_parser().parse_args(["node", "--port", "0", "--db", "x.sqlite"])
+    assert (args.command, args.host, args.port, args.db) == ("node", "127.0.0.1", 0, "x.sqlite")
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args(["node", "--help"])
+    assert info.value.code == 0 and "--db" in capsys.readouterr().out
+
+
+def test_peer_leaving_mid_answer_does_not_hurt(running: RunningNode) -> None:
+    with httpx.Client() as http:
+        for _ in range(5):
+            with connect_ws(running.ws_url, http) as ws:
+                ws.send_text(
+                    json.dumps({"type": "model-centric/authenticate", "data": {"model_name": "x"}})
+                )
+        with client_for(running.url) as c:
+            assert c.send("socket-ping", {}, "after") == {"alive": "True", "request_id": "after"}

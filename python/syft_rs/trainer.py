@@ -370,7 +370,7 @@ class PlanTrainer:
         """A fresh iteration of the data positioned at batch ``first``."""
         if self._tensor_mode:
             return self._tensor_batches(first, n)
-        it = iter(self.data)
+        it: Iterator[Any] = iter(self.data)
         if isinstance(it, LoaderIterator):
             it.skip(first)  # indices are drawn, samples are not loaded
         else:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,8 +140,7 @@ async def _download_once(
 ) -> bytes:
     try:
         async with client.stream("GET", url, params=params, timeout=io_timeout) as response:
-            async with aclosing(response.aiter_bytes()) as chunks:
-                body = b"".join([chunk async for chunk in chunks])
+            body = await response.aread()
             received = response.num_bytes_downloaded
     except httpx.HTTPError as exc:
         raise transport_error(exc, f"GET {url}") from exc

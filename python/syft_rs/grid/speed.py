@@ -76,7 +76,7 @@ async def _ping(
             response = await client.get(
                 url,
                 params=_params(worker_id, is_ping="1"),
-                timeout=min(io_timeout, limits.max_seconds),
+                timeout=io_timeout,
             )
         except httpx.HTTPError as exc:
             raise transport_error(exc, "speed test ping") from exc
@@ -167,7 +167,7 @@ async def _download(
     client: httpx.AsyncClient, url: str, worker_id: str, limits: SpeedLimits, io_timeout: float
 ) -> float:
     target = httpx.URL(url, params=_params(worker_id))
-    stream = await _connect(target, min(io_timeout, limits.max_seconds))
+    stream = await _connect(target, io_timeout)
     received = 0
     try:
         with anyio.fail_after(io_timeout):
@@ -195,7 +195,7 @@ async def _upload(
     client: httpx.AsyncClient, url: str, worker_id: str, limits: SpeedLimits, io_timeout: float
 ) -> float:
     target = httpx.URL(url, params=_params(worker_id))
-    stream = await _connect(target, min(io_timeout, limits.max_seconds))
+    stream = await _connect(target, io_timeout)
     block = os.urandom(_CHUNK)
     total = limits.max_bytes
     sent = 0

@@ -208,13 +208,11 @@ class _App:
                     return
                 reply = await self.ws_message(message.get("text") or "")
                 await websocket.send_text(json.dumps(reply))
-        except (
-            WebSocketDisconnect,
-            RuntimeError,
-            anyio.ClosedResourceError,
-            anyio.BrokenResourceError,
-        ):
+        except (WebSocketDisconnect, anyio.ClosedResourceError, anyio.BrokenResourceError):
             return  # the peer went away mid-answer
+        except Exception:
+            # e.g. a send after the peer closed: end this connection only, quietly
+            log.debug("WS connection ended abnormally", exc_info=True)
 
     async def ws_message(self, text: str) -> dict[str, Any]:
         """Answer one WS text frame (exactly one reply, request_id echoed when present)."""

@@ -277,8 +277,7 @@ class NodeService:
         except (binascii.Error, ValueError) as exc:
             diff = None
             bad_base64 = str(exc)
-        now = self.clock()
-        with self.store.transaction() as tx:
+        with self.store.transaction() as tx:  # read only: who is reporting, against what
             assignment = tx.assignment_by_key(worker_id, request_key)
             if assignment is None:
                 raise RequestError("Invalid worker ID or request key!", 401)
@@ -290,16 +289,22 @@ class NodeService:
             assert process is not None
             latest = tx.latest_checkpoint(process.model_id)
             assert latest is not None
-            try:
-                _core.check_diff(latest[1], diff)
-            except DiffMismatchError as exc:
-                raise RequestError(str(exc)) from None
-            except ValueError as exc:  # PlanDecodeError
-                text = str(exc)
-                if not text.startswith("Diff is not a valid State"):
-                    text = f"Diff is not a valid State: {text}"
-                raise RequestError(text) from None
+        # Validation decodes two States in Rust (GIL released) outside the store lock, so
+        # reports are checked in parallel; every checkpoint shares the hosted layout.
+        try:
+            _core.check_diff(latest[1], diff)
+        except DiffMismatchError as exc:
+            raise RequestError(str(exc)) from None
+        except ValueError as exc:  # PlanDecodeError
+            text = str(exc)
+            if not text.startswith("Diff is not a valid State"):
+                text = f"Diff is not a valid State: {text}"
+            raise RequestError(text) from None
+        with self.store.transaction() as tx:  # all writes of the report: one transaction
+            now = self.clock()  # inside the lock: completion order is commit order
             tx.store_report(assignment["id"], diff, now)
+            cycle = tx.cycle(assignment["cycle_id"])  # it may have completed meanwhile
+            assert cycle is not None
             if not cycle.is_completed:
                 self.cycles.after_report(tx, process, cycle, now)
         return {"status": "success"}

@@ -42,6 +42,12 @@ fn internal(step: &Step) -> Error {
     ))
 }
 
+/// Per-action timing on stderr when `SYFT_RS_PROFILE` is set (diagnostics only).
+fn profiling() -> bool {
+    static P: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *P.get_or_init(|| std::env::var_os("SYFT_RS_PROFILE").is_some())
+}
+
 /// Execute a program. Slots hold owned results or borrowed inputs/state; a value is
 /// dropped (or handed to its last consumer) right after its last use.
 pub(crate) fn run<'a>(
@@ -66,6 +72,7 @@ pub(crate) fn run<'a>(
     for (slot, t) in &prog.state {
         views[*slot] = Some(t.view());
     }
+    let profile = profiling();
     let mut taken: Vec<Option<Tensor>> = Vec::new();
     let mut taken_views: Vec<Option<TensorView<'a>>> = Vec::new();
     for step in &prog.steps {
@@ -109,7 +116,18 @@ pub(crate) fn run<'a>(
             };
             args.push(op);
         }
+        let t0 = profile.then(std::time::Instant::now);
         let r = step.kernel.eval(args).map_err(|e| context(e, step))?;
+        if let Some(t0) = t0 {
+            eprintln!(
+                "syft_rs profile: action #{:>3} {:<24} {:>9.1} us -> [{}] consume {:?}",
+                step.index,
+                step.command,
+                t0.elapsed().as_secs_f64() * 1e6,
+                r.shape_str(),
+                step.consume
+            );
+        }
         for &s in &step.free {
             own[s] = None;
             views[s] = None;

@@ -83,6 +83,7 @@ impl Plan {
         let mut prog = build(&name, role, dialect)?;
         if opts.optimize {
             optimize::optimize(&mut prog);
+            optimize::layouts(&mut prog);
         }
         optimize::lifetimes(&mut prog);
         Ok(Plan {

@@ -1,6 +1,8 @@
 //! Comparisons of both dialects (eq ne gt ge lt le; tfjs equal notEqual greater …): computed
 //! in the promoted dtype with broadcasting, result bool.
 
+use ndarray::{ArrayD, ArrayViewD};
+
 use crate::dispatch_num;
 use crate::error::Result;
 use crate::ops::num::zip_map;
@@ -19,16 +21,16 @@ pub enum Cmp {
 }
 
 impl Cmp {
-    #[inline(always)]
+    /// One monomorphized loop per (comparison, dtype).
     #[allow(clippy::float_cmp)]
-    fn f<T: PartialOrd>(self) -> fn(T, T) -> bool {
+    fn zip<T: Element>(self, a: &ArrayViewD<'_, T>, b: &ArrayViewD<'_, T>) -> Result<ArrayD<bool>> {
         match self {
-            Cmp::Eq => |a, b| a == b,
-            Cmp::Ne => |a, b| a != b,
-            Cmp::Gt => |a, b| a > b,
-            Cmp::Ge => |a, b| a >= b,
-            Cmp::Lt => |a, b| a < b,
-            Cmp::Le => |a, b| a <= b,
+            Cmp::Eq => zip_map(a, b, |x, y| x == y),
+            Cmp::Ne => zip_map(a, b, |x, y| x != y),
+            Cmp::Gt => zip_map(a, b, |x, y| x > y),
+            Cmp::Ge => zip_map(a, b, |x, y| x >= y),
+            Cmp::Lt => zip_map(a, b, |x, y| x < y),
+            Cmp::Le => zip_map(a, b, |x, y| x <= y),
         }
     }
 }
@@ -49,7 +51,7 @@ impl Kernel for Compare {
         };
         fn go<T: Element>(cmp: Cmp, a: Operand<'_>, b: Operand<'_>) -> Result<Tensor> {
             let (a, b) = (a.typed::<T>(), b.typed::<T>());
-            Ok(Tensor::Bool(zip_map(&a.view(), &b.view(), cmp.f::<T>())?))
+            Ok(Tensor::Bool(cmp.zip(&a.view(), &b.view())?))
         }
         dispatch_num!(dt, T => go::<T>(self.cmp, a, b), bool => go::<bool>(self.cmp, a, b))
     }

@@ -7,7 +7,9 @@ use ndarray::ArrayD;
 use crate::dispatch_num;
 use crate::error::{Error, Result};
 use crate::ops::num::{map_same, zip_same, Float, Num};
-use crate::ops::{in_place, lit_number, BuildResult, Call, Dialect, Kernel, Operand, Registry};
+use crate::ops::{
+    in_place, lit_number, Arr, BuildResult, Call, Dialect, Kernel, Operand, Registry,
+};
 use crate::tensor::{
     broadcast_shapes, tfjs_upcast, torch_result_type, DType, Element, Scalar, Tensor,
 };
@@ -25,16 +27,17 @@ pub enum BinOp {
 }
 
 impl BinOp {
-    #[inline(always)]
-    fn f<T: Num>(self) -> fn(T, T) -> T {
+    /// `zip_same` with the op's function as a zero-sized function item, so each
+    /// (op, dtype) pair compiles to its own inlined, vectorizable loop.
+    fn zip<T: Num>(self, a: Arr<'_, T>, b: Arr<'_, T>) -> Result<ndarray::ArrayD<T>> {
         match self {
-            BinOp::Add => T::add,
-            BinOp::Sub => T::sub,
-            BinOp::Mul => T::mul,
-            BinOp::Div => T::div,
-            BinOp::Pow => T::pow,
-            BinOp::Max => T::max_,
-            BinOp::Min => T::min_,
+            BinOp::Add => zip_same(a, b, T::add),
+            BinOp::Sub => zip_same(a, b, T::sub),
+            BinOp::Mul => zip_same(a, b, T::mul),
+            BinOp::Div => zip_same(a, b, T::div),
+            BinOp::Pow => zip_same(a, b, T::pow),
+            BinOp::Max => zip_same(a, b, T::max_),
+            BinOp::Min => zip_same(a, b, T::min_),
         }
     }
 
@@ -78,11 +81,7 @@ pub fn binary(op: BinOp, a: Operand<'_>, b: Operand<'_>, dt: DType) -> Result<Te
                 ));
             }
         }
-        Ok(T::wrap(zip_same(
-            a.typed::<T>(),
-            b.typed::<T>(),
-            op.f::<T>(),
-        )?))
+        Ok(T::wrap(op.zip(a.typed::<T>(), b.typed::<T>())?))
     }
     dispatch_num!(dt, T => go::<T>(op, a, b), bool => {
         let f = op.on_bool().ok_or_else(|| Error::DType(format!(
@@ -181,24 +180,24 @@ impl UnOp {
         !matches!(self, UnOp::Neg | UnOp::Abs | UnOp::Sign | UnOp::Relu)
     }
 
-    fn num<T: Num>(self) -> fn(T) -> T {
+    fn map_num<T: Num>(self, x: Arr<'_, T>) -> ndarray::ArrayD<T> {
         match self {
-            UnOp::Neg => T::neg,
-            UnOp::Abs => T::abs,
-            UnOp::Sign => T::sign,
-            _ => |x: T| x.max_(T::ZERO),
+            UnOp::Neg => map_same(x, T::neg),
+            UnOp::Abs => map_same(x, T::abs),
+            UnOp::Sign => map_same(x, T::sign),
+            _ => map_same(x, |v: T| v.max_(T::ZERO)),
         }
     }
 
-    fn float<T: Float>(self) -> fn(T) -> T {
+    fn map_float<T: Float>(self, x: Arr<'_, T>) -> ndarray::ArrayD<T> {
         match self {
-            UnOp::Exp => T::exp,
-            UnOp::Log => T::ln,
-            UnOp::Sqrt => T::sqrt,
-            UnOp::Rsqrt => |x: T| T::ONE.div(x.sqrt()),
-            UnOp::Sigmoid => |x: T| T::ONE.div(T::ONE.add(x.neg().exp())),
-            UnOp::Tanh => T::tanh,
-            other => other.num::<T>(),
+            UnOp::Exp => map_same(x, T::exp),
+            UnOp::Log => map_same(x, T::ln),
+            UnOp::Sqrt => map_same(x, T::sqrt),
+            UnOp::Rsqrt => map_same(x, |v: T| T::ONE.div(v.sqrt())),
+            UnOp::Sigmoid => map_same(x, |v: T| T::ONE.div(T::ONE.add(v.neg().exp()))),
+            UnOp::Tanh => map_same(x, T::tanh),
+            other => other.map_num(x),
         }
     }
 }
@@ -227,11 +226,11 @@ pub fn unary(op: UnOp, dialect: Dialect, x: Operand<'_>) -> Result<Tensor> {
     };
     let x = x.into_dtype(dt);
     Ok(match dt {
-        DType::F32 => Tensor::F32(map_same(x.typed::<f32>(), op.float::<f32>())),
-        DType::F64 => Tensor::F64(map_same(x.typed::<f64>(), op.float::<f64>())),
-        DType::U8 => Tensor::U8(map_same(x.typed::<u8>(), op.num::<u8>())),
-        DType::I32 => Tensor::I32(map_same(x.typed::<i32>(), op.num::<i32>())),
-        DType::I64 => Tensor::I64(map_same(x.typed::<i64>(), op.num::<i64>())),
+        DType::F32 => Tensor::F32(op.map_float(x.typed::<f32>())),
+        DType::F64 => Tensor::F64(op.map_float(x.typed::<f64>())),
+        DType::U8 => Tensor::U8(op.map_num(x.typed::<u8>())),
+        DType::I32 => Tensor::I32(op.map_num(x.typed::<i32>())),
+        DType::I64 => Tensor::I64(op.map_num(x.typed::<i64>())),
         DType::Bool => unreachable!(),
     })
 }

@@ -29,8 +29,15 @@ pub fn torch_t_view(v: TensorView<'_>) -> Result<TensorView<'_>> {
 
 /// Element types with a GEMM.
 pub trait Gemm: crate::ops::num::Num {
-    /// `c = a · b` for 2-D views of any strides; `c` is row-major `[m, n]`.
-    fn gemm(a: &ArrayView2<'_, Self>, b: &ArrayView2<'_, Self>, c: &mut [Self]);
+    /// `c = a · b` for 2-D views of any strides; `c` holds `[m, n]` with row stride `rsc`
+    /// and column stride `csc` (row-major: `n, 1`; column-major: `1, m`).
+    fn gemm(
+        a: &ArrayView2<'_, Self>,
+        b: &ArrayView2<'_, Self>,
+        c: &mut [Self],
+        rsc: isize,
+        csc: isize,
+    );
 }
 
 fn strides2<T>(v: &ArrayView2<'_, T>) -> (isize, isize) {
@@ -45,12 +52,131 @@ fn strides2<T>(v: &ArrayView2<'_, T>) -> (isize, isize) {
     (r, c)
 }
 
+/// GEMM backends; `gemm` unless `SYFT_RS_GEMM=matrixmultiply` (kept for comparison in
+/// the benches).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Gemm,
+    MatrixMultiply,
+}
+
+/// The backend chosen for this process.
+pub fn backend() -> Backend {
+    static B: std::sync::OnceLock<Backend> = std::sync::OnceLock::new();
+    *B.get_or_init(|| match std::env::var("SYFT_RS_GEMM").as_deref() {
+        Ok("matrixmultiply") => Backend::MatrixMultiply,
+        _ => Backend::Gemm,
+    })
+}
+
+/// Below this many multiply-adds a GEMM runs on the calling thread: waking workers costs
+/// more than it saves (`SYFT_RS_GEMM_PAR_MIN` overrides, for the benches).
+fn parallel_min_work() -> usize {
+    static P: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *P.get_or_init(|| {
+        std::env::var("SYFT_RS_GEMM_PAR_MIN")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1 << 20)
+    })
+}
+
+/// A raw pointer that may cross to a worker thread (the blocks it addresses are disjoint).
+#[derive(Clone, Copy)]
+struct SendPtr<T>(*mut T);
+// SAFETY: used only for disjoint output blocks and shared read-only inputs of one GEMM,
+// all of which outlive the scoped workers.
+unsafe impl<T> Send for SendPtr<T> {}
+unsafe impl<T> Sync for SendPtr<T> {}
+
+/// One GEMM call: `c[m×n] = a[m×k] · b[k×n]` with arbitrary strides.
+#[derive(Clone, Copy)]
+struct GemmArgs<T> {
+    m: usize,
+    n: usize,
+    k: usize,
+    c: SendPtr<T>,
+    rsc: isize,
+    csc: isize,
+    a: SendPtr<T>,
+    rsa: isize,
+    csa: isize,
+    b: SendPtr<T>,
+    rsb: isize,
+    csb: isize,
+}
+
+impl<T: Copy + Send + Sync + 'static> GemmArgs<T> {
+    /// Single-threaded `gemm` on this block.
+    unsafe fn run(self, zero: T, one: T) {
+        gemm::gemm(
+            self.m,
+            self.n,
+            self.k,
+            self.c.0,
+            self.csc,
+            self.rsc,
+            false,
+            self.a.0,
+            self.csa,
+            self.rsa,
+            self.b.0,
+            self.csb,
+            self.rsb,
+            zero,
+            one,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+
+    /// Large GEMMs: split the longer output side into one block per worker thread and run
+    /// the blocks concurrently, each single-threaded (measured faster on these shapes than
+    /// the crate's own threading); small ones run on the calling thread.
+    unsafe fn run_split(self, zero: T, one: T) {
+        let parts = rayon::current_num_threads().max(1);
+        if parts == 1 || self.m * self.n * self.k < parallel_min_work() {
+            return self.run(zero, one);
+        }
+        let along_n = self.n >= self.m;
+        let len = if along_n { self.n } else { self.m };
+        let chunk = len.div_ceil(parts).max(1);
+        rayon::scope(|s| {
+            let mut lo = 0;
+            while lo < len {
+                let hi = (lo + chunk).min(len);
+                let mut g = self;
+                if along_n {
+                    g.n = hi - lo;
+                    g.c = SendPtr(self.c.0.offset(lo as isize * self.csc));
+                    g.b = SendPtr(self.b.0.offset(lo as isize * self.csb));
+                } else {
+                    g.m = hi - lo;
+                    g.c = SendPtr(self.c.0.offset(lo as isize * self.rsc));
+                    g.a = SendPtr(self.a.0.offset(lo as isize * self.rsa));
+                }
+                s.spawn(move |_| g.run(zero, one));
+                lo = hi;
+            }
+        });
+    }
+}
+
 macro_rules! gemm_float {
-    ($t:ty, $f:ident) => {
+    ($t:ty, $mm:ident) => {
         impl Gemm for $t {
-            fn gemm(a: &ArrayView2<'_, Self>, b: &ArrayView2<'_, Self>, c: &mut [Self]) {
+            fn gemm(
+                a: &ArrayView2<'_, Self>,
+                b: &ArrayView2<'_, Self>,
+                c: &mut [Self],
+                rsc: isize,
+                csc: isize,
+            ) {
                 let (m, k) = a.dim();
                 let n = b.dim().1;
+                debug_assert!(c.len() >= m * n);
                 if m == 0 || n == 0 {
                     return;
                 }
@@ -60,25 +186,45 @@ macro_rules! gemm_float {
                 }
                 let (rsa, csa) = strides2(a);
                 let (rsb, csb) = strides2(b);
-                // SAFETY: the pointers and strides describe live views of exactly m×k and k×n
-                // elements, and `c` holds m×n elements written row-major (strides n, 1).
-                unsafe {
-                    matrixmultiply::$f(
-                        m,
-                        k,
-                        n,
-                        1.0,
-                        a.as_ptr(),
-                        rsa,
-                        csa,
-                        b.as_ptr(),
-                        rsb,
-                        csb,
-                        0.0,
-                        c.as_mut_ptr(),
-                        n as isize,
-                        1,
-                    );
+                match backend() {
+                    Backend::Gemm => {
+                        let g = GemmArgs {
+                            m,
+                            n,
+                            k,
+                            c: SendPtr(c.as_mut_ptr()),
+                            rsc,
+                            csc,
+                            a: SendPtr(a.as_ptr() as *mut Self),
+                            rsa,
+                            csa,
+                            b: SendPtr(b.as_ptr() as *mut Self),
+                            rsb,
+                            csb,
+                        };
+                        // SAFETY: pointers and strides describe live views of m×k and k×n
+                        // elements and a buffer of m×n elements at strides (rsc, csc).
+                        unsafe { g.run_split(0.0, 1.0) }
+                    }
+                    // SAFETY: as above.
+                    Backend::MatrixMultiply => unsafe {
+                        matrixmultiply::$mm(
+                            m,
+                            k,
+                            n,
+                            1.0,
+                            a.as_ptr(),
+                            rsa,
+                            csa,
+                            b.as_ptr(),
+                            rsb,
+                            csb,
+                            0.0,
+                            c.as_mut_ptr(),
+                            rsc,
+                            csc,
+                        );
+                    },
                 }
             }
         }
@@ -90,7 +236,13 @@ gemm_float!(f64, dgemm);
 macro_rules! gemm_int {
     ($t:ty) => {
         impl Gemm for $t {
-            fn gemm(a: &ArrayView2<'_, Self>, b: &ArrayView2<'_, Self>, c: &mut [Self]) {
+            fn gemm(
+                a: &ArrayView2<'_, Self>,
+                b: &ArrayView2<'_, Self>,
+                c: &mut [Self],
+                rsc: isize,
+                csc: isize,
+            ) {
                 let (m, k) = a.dim();
                 let n = b.dim().1;
                 for i in 0..m {
@@ -99,7 +251,7 @@ macro_rules! gemm_int {
                         for p in 0..k {
                             s = s.wrapping_add(a[[i, p]].wrapping_mul(b[[p, j]]));
                         }
-                        c[i * n + j] = s;
+                        c[(i as isize * rsc + j as isize * csc) as usize] = s;
                     }
                 }
             }
@@ -124,8 +276,13 @@ fn mat_error(a: &[usize], b: &[usize]) -> Error {
     ))
 }
 
-/// NumPy `matmul` of two views of the same dtype.
-fn matmul_typed<T: Gemm>(a: ArrayViewD<'_, T>, b: ArrayViewD<'_, T>) -> Result<ArrayD<T>> {
+/// NumPy `matmul` of two views of the same dtype. `out_t`: write a 2-D result
+/// column-major (its transpose is then row-major for the consumers that read it so).
+fn matmul_typed<T: Gemm>(
+    a: ArrayViewD<'_, T>,
+    b: ArrayViewD<'_, T>,
+    out_t: bool,
+) -> Result<ArrayD<T>> {
     let (an, bn) = (a.ndim(), b.ndim());
     if an == 0 || bn == 0 {
         return Err(Error::Shape(
@@ -158,7 +315,12 @@ fn matmul_typed<T: Gemm>(a: ArrayViewD<'_, T>, b: ArrayViewD<'_, T>) -> Result<A
         let bv = b2
             .into_dimensionality::<Ix2>()
             .unwrap_or_else(|_| unreachable!());
-        T::gemm(&av, &bv, &mut out);
+        if out_t && an == 2 && bn == 2 {
+            T::gemm(&av, &bv, &mut out, 1, m as isize);
+            let t = ArrayD::from_shape_vec(IxDyn(&[n, m]), out).unwrap_or_else(|_| unreachable!());
+            return Ok(t.reversed_axes());
+        }
+        T::gemm(&av, &bv, &mut out, n as isize, 1);
         out_shape = vec![m, n];
     } else {
         let batch = broadcast_shapes(&a2.shape()[..a2.ndim() - 2], &b2.shape()[..b2.ndim() - 2])
@@ -189,7 +351,13 @@ fn matmul_typed<T: Gemm>(a: ArrayViewD<'_, T>, b: ArrayViewD<'_, T>) -> Result<A
         for i in 0..nb {
             let av = ac.index_axis(ndarray::Axis(0), i);
             let bv = bc.index_axis(ndarray::Axis(0), i);
-            T::gemm(&av, &bv, &mut out[i * m * n..(i + 1) * m * n]);
+            T::gemm(
+                &av,
+                &bv,
+                &mut out[i * m * n..(i + 1) * m * n],
+                n as isize,
+                1,
+            );
         }
         out_shape = full(batch, m, n);
     }
@@ -210,6 +378,16 @@ fn vec_uninit<T: Gemm>(n: usize) -> Vec<T> {
 
 /// matmul of two operands under the dialect's dtype rule.
 pub fn matmul(a: TensorView<'_>, b: TensorView<'_>, dialect: Dialect) -> Result<Tensor> {
+    matmul_layout(a, b, dialect, false)
+}
+
+/// [`matmul`], writing a 2-D result column-major when `out_t`.
+pub fn matmul_layout(
+    a: TensorView<'_>,
+    b: TensorView<'_>,
+    dialect: Dialect,
+    out_t: bool,
+) -> Result<Tensor> {
     let dt = match dialect {
         Dialect::Torch => {
             if a.dtype() != b.dtype() {
@@ -235,13 +413,15 @@ pub fn matmul(a: TensorView<'_>, b: TensorView<'_>, dialect: Dialect) -> Result<
     let cb = (b.dtype() != dt).then(|| b.cast(dt));
     let a = ca.as_ref().map_or_else(|| a.reborrow(), |t| t.view());
     let b = cb.as_ref().map_or_else(|| b.reborrow(), |t| t.view());
-    crate::dispatch_num!(dt, T => Ok(T::wrap(matmul_typed::<T>(T::of_view(&a).unwrap_or_else(|| unreachable!()), T::of_view(&b).unwrap_or_else(|| unreachable!()))?)),
+    crate::dispatch_num!(dt, T => Ok(T::wrap(matmul_typed::<T>(T::of_view(&a).unwrap_or_else(|| unreachable!()), T::of_view(&b).unwrap_or_else(|| unreachable!()), out_t)?)),
         bool => unreachable!())
 }
 
 #[derive(Debug)]
 struct MatMul {
     dialect: Dialect,
+    /// Result read only through a transpose: write it column-major.
+    out_t: bool,
     /// torch `mm`: 2-D operands only.
     only_2d: bool,
     transpose_a: bool,
@@ -276,7 +456,12 @@ impl Kernel for MatMul {
         }
         let a = if self.transpose_a { swap_last(a) } else { a };
         let b = if self.transpose_b { swap_last(b) } else { b };
-        matmul(a, b, self.dialect)
+        matmul_layout(a, b, self.dialect, self.out_t)
+    }
+
+    fn prefer_transposed_output(&mut self) -> bool {
+        self.out_t = true;
+        true
     }
 }
 
@@ -301,6 +486,7 @@ fn build_matmul(only_2d: bool) -> impl Fn(&mut Call<'_>) -> BuildResult + Send +
         };
         Ok(Box::new(MatMul {
             dialect: c.dialect,
+            out_t: false,
             only_2d,
             transpose_a: ta,
             transpose_b: tb,

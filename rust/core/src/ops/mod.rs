@@ -212,6 +212,13 @@ pub trait Kernel: Send + Sync + std::fmt::Debug {
     /// Evaluate on the operands the builder declared, in declaration order. Errors carry
     /// the detail only; the interpreter adds the command and action index.
     fn eval(&self, args: Vec<Operand<'_>>) -> Result<Tensor>;
+
+    /// Asked at load time when every consumer reads the result transposed: a kernel that
+    /// can lay its result out column-major (so the transposed read is row-major) does so
+    /// and returns true. Values are unchanged; only the memory layout differs.
+    fn prefer_transposed_output(&mut self) -> bool {
+        false
+    }
 }
 
 /// What the optimizer may know about a built op.

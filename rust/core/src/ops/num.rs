@@ -242,11 +242,11 @@ macro_rules! float {
 float!(f32);
 float!(f64);
 
-/// `f` over every element; in place when the input is owned and row-major.
+/// `f` over every element; in place when the input is owned and contiguous.
 pub fn map_same<T: Element>(a: Arr<'_, T>, f: impl Fn(T) -> T) -> ArrayD<T> {
     match a {
-        Arr::Own(mut a) if a.is_standard_layout() => {
-            if let Some(s) = a.as_slice_mut() {
+        Arr::Own(mut a) if a.as_slice_memory_order().is_some() => {
+            if let Some(s) = a.as_slice_memory_order_mut() {
                 for x in s {
                     *x = f(*x);
                 }
@@ -257,76 +257,64 @@ pub fn map_same<T: Element>(a: Arr<'_, T>, f: impl Fn(T) -> T) -> ArrayD<T> {
     }
 }
 
-/// `f` over every element into a new row-major array.
+/// `f` over every element into a new array (same memory order when contiguous).
 pub fn map_to<T: Element, O: Element>(a: &ArrayViewD<'_, T>, f: impl Fn(T) -> O) -> ArrayD<O> {
     if let Some(s) = a.as_slice() {
         let v: Vec<O> = s.iter().map(|x| f(*x)).collect();
         return ArrayD::from_shape_vec(IxDyn(a.shape()), v).unwrap_or_else(|_| unreachable!());
     }
-    let v: Vec<O> = a.iter().map(|x| f(*x)).collect();
-    ArrayD::from_shape_vec(IxDyn(a.shape()), v).unwrap_or_else(|_| unreachable!())
+    a.map(|x| f(*x))
+}
+
+/// Update `x` in place with `g(x, o)`, `o` broadcast to `x`'s shape.
+fn update<T: Element>(x: &mut ArrayD<T>, o: &ArrayViewD<'_, T>, g: impl Fn(T, T) -> T) {
+    let same_layout = o.shape() == x.shape() && o.strides() == x.strides();
+    let scalar = o.len() == 1;
+    if let Some(xs) = x.as_slice_memory_order_mut() {
+        if same_layout {
+            if let Some(os) = o.as_slice_memory_order() {
+                for (p, q) in xs.iter_mut().zip(os) {
+                    *p = g(*p, *q);
+                }
+                return;
+            }
+        }
+        if scalar {
+            let q = *o.iter().next().unwrap_or_else(|| unreachable!());
+            for p in xs.iter_mut() {
+                *p = g(*p, q);
+            }
+            return;
+        }
+    }
+    let ob = o.broadcast(x.raw_dim()).unwrap_or_else(|| unreachable!());
+    Zip::from(x).and(&ob).for_each(|p, q| *p = g(*p, *q));
 }
 
 /// `f(a, b)` with NumPy broadcasting; reuses the buffer of an owned operand that already
-/// has the result shape and row-major layout.
+/// has the result shape and a contiguous layout.
 pub fn zip_same<T: Element>(
     a: Arr<'_, T>,
     b: Arr<'_, T>,
     f: impl Fn(T, T) -> T,
 ) -> Result<ArrayD<T>> {
     let shape = broadcast_shapes(a.shape(), b.shape())?;
+    let fits = |x: &ArrayD<T>| x.shape() == shape.as_slice() && x.as_slice_memory_order().is_some();
     match (a, b) {
-        (Arr::Own(mut x), b) if x.shape() == shape.as_slice() && x.is_standard_layout() => {
-            let bv = b.view();
-            if let (Some(xs), Some(bs)) = (x.as_slice_mut(), bv.as_slice()) {
-                if bs.len() == xs.len() {
-                    for (p, q) in xs.iter_mut().zip(bs) {
-                        *p = f(*p, *q);
-                    }
-                    return Ok(x);
-                }
-                if bs.len() == 1 {
-                    let q = bs[0];
-                    for p in xs.iter_mut() {
-                        *p = f(*p, q);
-                    }
-                    return Ok(x);
-                }
-            }
-            let bb = bv
-                .broadcast(IxDyn(&shape))
-                .unwrap_or_else(|| unreachable!());
-            Zip::from(&mut x).and(&bb).for_each(|p, q| *p = f(*p, *q));
+        (Arr::Own(mut x), b) if fits(&x) => {
+            update(&mut x, &b.view(), &f);
             Ok(x)
         }
-        (a, Arr::Own(mut y)) if y.shape() == shape.as_slice() && y.is_standard_layout() => {
-            let av = a.view();
-            if let (Some(ys), Some(as_)) = (y.as_slice_mut(), av.as_slice()) {
-                if as_.len() == ys.len() {
-                    for (q, p) in ys.iter_mut().zip(as_) {
-                        *q = f(*p, *q);
-                    }
-                    return Ok(y);
-                }
-                if as_.len() == 1 {
-                    let p = as_[0];
-                    for q in ys.iter_mut() {
-                        *q = f(p, *q);
-                    }
-                    return Ok(y);
-                }
-            }
-            let ab = av
-                .broadcast(IxDyn(&shape))
-                .unwrap_or_else(|| unreachable!());
-            Zip::from(&mut y).and(&ab).for_each(|q, p| *q = f(*p, *q));
+        (a, Arr::Own(mut y)) if fits(&y) => {
+            update(&mut y, &a.view(), |q, p| f(p, q));
             Ok(y)
         }
         (a, b) => Ok(zip_views(&a.view(), &b.view(), &shape, f)),
     }
 }
 
-/// `f(a, b)` into a new row-major array of the broadcast shape `shape`.
+/// `f(a, b)` into a new array of the broadcast shape `shape` (column-major when both
+/// operands are, row-major otherwise).
 pub fn zip_views<T: Element, U: Element, O: Element>(
     a: &ArrayViewD<'_, T>,
     b: &ArrayViewD<'_, U>,
@@ -347,6 +335,17 @@ pub fn zip_views<T: Element, U: Element, O: Element>(
         if y.len() == n && x.len() == 1 {
             let p = x[0];
             return out(y.iter().map(|q| f(p, *q)).collect());
+        }
+    }
+    if a.ndim() > 1 && a.shape() == shape && b.shape() == shape && a.strides() == b.strides() {
+        // Both column-major (transposed views): work on the row-major transposes.
+        let (at, bt) = (a.view().reversed_axes(), b.view().reversed_axes());
+        if let (Some(x), Some(y)) = (at.as_slice(), bt.as_slice()) {
+            let v: Vec<O> = x.iter().zip(y).map(|(p, q)| f(*p, *q)).collect();
+            let rs: Vec<usize> = shape.iter().rev().copied().collect();
+            return ArrayD::from_shape_vec(IxDyn(&rs), v)
+                .unwrap_or_else(|_| unreachable!())
+                .reversed_axes();
         }
     }
     let ab = a.broadcast(IxDyn(shape)).unwrap_or_else(|| unreachable!());

@@ -350,7 +350,7 @@ mod tests {
         assert_eq!(infer_shape(&[2, 3], 6).unwrap(), vec![2, 3]);
         assert!(infer_shape(&[4, -1], 6).is_err());
         assert_eq!(infer_shape(&[], 1).unwrap(), Vec::<usize>::new());
-        assert_eq!(infer_shape(&[0, -1], 0).is_err(), true);
+        assert!(infer_shape(&[0, -1], 0).is_err());
     }
 
     #[test]

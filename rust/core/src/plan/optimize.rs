@@ -90,6 +90,35 @@ pub(super) fn optimize(prog: &mut Program) {
     prog.steps = rev;
 }
 
+/// Let producers whose results are only ever read transposed write them column-major.
+pub(super) fn layouts(prog: &mut Program) {
+    let outputs: HashSet<usize> = prog.outputs.iter().copied().collect();
+    // slot -> (uses, uses through an odd number of transposes)
+    let mut uses: HashMap<usize, (usize, usize)> = HashMap::new();
+    for step in &prog.steps {
+        for op in &step.operands {
+            if let Src::Slot { slot, view } = op {
+                let e = uses.entry(*slot).or_insert((0, 0));
+                e.0 += 1;
+                if view.len() % 2 == 1 {
+                    e.1 += 1;
+                }
+            }
+        }
+    }
+    for step in prog.steps.iter_mut() {
+        let Some(out) = step.out else { continue };
+        if outputs.contains(&out) {
+            continue;
+        }
+        if let Some((all, transposed)) = uses.get(&out) {
+            if *all > 0 && all == transposed {
+                step.kernel.prefer_transposed_output();
+            }
+        }
+    }
+}
+
 /// Compute, per step, which operands may be taken over and which slots die.
 pub(super) fn lifetimes(prog: &mut Program) {
     let mut last = vec![usize::MAX; prog.n_slots];

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import anyio.to_thread
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any
 
 from syft_rs import _core
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 __all__ = ["Plan"]
 
@@ -105,6 +105,8 @@ class Plan:
 
     async def execute_async(self, *args: Any) -> list[npt.NDArray[Any]]:
         """Run the plan in a worker thread (see :meth:`execute`); works under asyncio and trio."""
+        import anyio.to_thread  # deferred: loading a Plan should not pull in the event loop
+
         return await anyio.to_thread.run_sync(self._plan.execute, list(args))
 
     def __repr__(self) -> str:

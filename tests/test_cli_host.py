@@ -17,10 +17,6 @@ from syft_rs.node import RunningNode, start_node
 from syft_rs.plans import MLP, parse_mlp
 from syft_rs.plans.host import host_training, ws_url
 
-# Interim, until the Rust core binds these (then every test here runs).
-_MISSING = [n for n in ("encode_plan", "plan_variants", "Plan") if not hasattr(_core, n)]
-pytestmark = pytest.mark.skipif(bool(_MISSING), reason=f"syft_rs._core lacks {_MISSING}")
-
 
 @pytest.fixture
 def node() -> Iterator[RunningNode]:

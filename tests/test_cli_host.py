@@ -175,3 +175,21 @@ def test_two_workers_share_each_cycle(node: RunningNode) -> None:
         params={"name": "pair", "version": "1", "checkpoint": "4"},
     )
     assert response.status_code == 404
+
+
+def test_host_given_state(node: RunningNode, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    mlp = parse_mlp("mlp:5-4-3")
+    state = _core.encode_state([np.full(s, 0.25, np.float32) for s in mlp.param_shapes])
+    (tmp_path / "model.pb").write_bytes(state)
+    args = ["host", "--url", node.url, "--name", "given", "--model", "mlp:5-4-3"]
+    assert main([*args, "--version", "1", "--init-state", str(tmp_path / "model.pb")]) == 0
+    assert _retrieve(node, "given", "1", "1") == state
+    # A State that does not fit the MLP, or no State at all, is refused before upload.
+    wrong = _core.encode_state([np.zeros((2, 2), np.float32)])
+    (tmp_path / "wrong.pb").write_bytes(wrong)
+    assert main([*args, "--version", "2", "--init-state", str(tmp_path / "wrong.pb")]) == 1
+    assert "the MLP needs" in capsys.readouterr().err
+    (tmp_path / "junk.pb").write_bytes(b"\xff\xff")
+    assert main([*args, "--version", "3", "--init-state", str(tmp_path / "junk.pb")]) == 1
+    assert "Failed to decode State" in capsys.readouterr().err
+    assert main([*args, "--version", "4", "--init-state", str(tmp_path / "absent.pb")]) == 2

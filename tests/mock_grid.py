@@ -59,6 +59,7 @@ class MockGrid:
     drop_downloads: int = 0  # this many get-model/get-plan answers are cut mid-body
     reverse_ws_answers: bool = False  # answer two WS messages in reverse order
     close_ws_on: set[str] = field(default_factory=set)  # close the WS instead of answering
+    router_error_on: set[str] = field(default_factory=set)  # PyGrid's bare {"error": "'<type>'"}
     # records
     log: list[tuple[str, str, Any]] = field(default_factory=list)  # (transport, name, data)
     reports: list[dict[str, Any]] = field(default_factory=list)
@@ -214,6 +215,9 @@ class MockGrid:
                 name = mtype[len(PREFIX) :] if mtype.startswith(PREFIX) else mtype
                 self.log.append(("ws", name, req.get("data")))
                 if name in self.never_answer:
+                    continue
+                if name in self.router_error_on:
+                    await self._ws_send(send, {"error": f"'{mtype}'"})
                     continue
                 if name in self.close_ws_on:
                     await send({"type": "websocket.close", "code": 1011})

@@ -415,3 +415,13 @@ async def test_closed_client_refuses_work(server, grid) -> None:
     events = record(job)
     await job.start()
     assert isinstance(events[0][1], GridError) and "closed" in str(events[0][1])
+
+
+async def test_router_level_error_without_type_goes_to_oldest_pending(server, grid) -> None:
+    grid.router_error_on.add("cycle-request")
+    async with Syft(server.ws_url, allow_insecure=True) as syft:
+        job = syft.new_job("mnist", "1.0.0")
+        events = record(job)
+        await job.start()
+    err = events[0][1]
+    assert type(err) is GridError and str(err) == "'model-centric/cycle-request'"

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from syft_rs import Syft
 from syft_rs.errors import GridError
@@ -147,3 +150,10 @@ def test_unwrap_rules() -> None:
         error_message("\nTraceback (most recent call last): ...")
         == "Traceback (most recent call last): ..."
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.timedeltas(min_value=timedelta(days=-5), max_value=timedelta(days=5)))
+def test_parse_timeout_reads_every_python_timedelta_string(td) -> None:
+    # PyGrid sends str(cycle.end - now()): exactly Python's timedelta formatting.
+    assert parse_timeout(str(td)) == pytest.approx(max(td.total_seconds(), 0.0), abs=1e-6)

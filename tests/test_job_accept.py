@@ -256,3 +256,63 @@ async def test_plans_downloaded_in_the_configured_dialect(server, grid, dialect)
     assert job.plans["training_plan"].num_inputs == 8
     (query,) = [d for t, n, d in grid.log if n == "get-plan"]
     assert query["receive_operations_as"] == dialect and query["plan_id"] == "2"
+
+
+@TRANSPORTS
+async def test_full_cycle_on_the_mock_with_the_syftjs_mnist_plan(server, grid, transport) -> None:
+    from conftest import vector_path
+    from syft_rs import DataLoader, PlanInputSpec, PlanOutputSpec, TensorDataset, _core
+
+    IN, OUT = PlanInputSpec, PlanOutputSpec
+    syftjs = vector_path("syftjs")
+    grid.model_bytes = (syftjs / "mnist_model_params.State.pb").read_bytes()
+    grid.plans = {"training_plan": (syftjs / "mnist_training_plan.Plan.pb").read_bytes()}
+    grid.client_config = {
+        "name": "mnist",
+        "version": "1.0.0",
+        "batch_size": 64,
+        "lr": 0.005,
+        "max_updates": 1,
+    }
+    X, y = _core.decode_state((syftjs / "mnist_batch_data.State.pb").read_bytes())
+    async with Syft(
+        url(server, transport), allow_insecure=True, receive_operations_as="tfjs"
+    ) as syft:
+        job = syft.new_job("mnist", "1.0.0")
+        losses: list[float] = []
+
+        async def accepted(payload: dict[str, Any]) -> None:
+            trainer = job.train(
+                "training_plan",
+                inputs=[
+                    IN(IN.TYPE_DATA, index=0),
+                    IN(IN.TYPE_DATA, index=1),
+                    IN(IN.TYPE_BATCH_SIZE),
+                    IN(IN.TYPE_CLIENT_CONFIG_PARAM, "lr"),
+                    *(IN(IN.TYPE_MODEL_PARAM, index=i) for i in range(4)),
+                ],
+                outputs=[
+                    OUT(OUT.TYPE_LOSS),
+                    OUT(OUT.TYPE_METRIC, "accuracy"),
+                    *(OUT(OUT.TYPE_MODEL_PARAM, index=i) for i in range(4)),
+                ],
+                data=DataLoader(
+                    TensorDataset(X, y),
+                    batch_size=payload["client_config"]["batch_size"],
+                    shuffle=False,
+                ),
+            )
+            assert (trainer.batch_size, trainer.epochs, trainer.steps_per_epoch) == (64, 1, 1)
+            trainer.on("batch_end", lambda p: losses.append(p["loss"]))
+            await trainer.start()
+            await job.report(job.model.create_serialized_diff_from_model(trainer.current_model))
+
+        job.on("accepted", accepted)
+        job.on("error", lambda e: pytest.fail(f"error event: {e!r}"))
+        await job.start()
+    assert losses == [pytest.approx(2.3055033683776855, rel=1e-7)]
+    diff = _core.decode_state(grid.reports[0]["diff"])
+    updated = _core.decode_state((syftjs / "mnist_updated_model_params.State.pb").read_bytes())
+    original = _core.decode_state(grid.model_bytes)
+    for d, o, u in zip(diff, original, updated, strict=True):
+        assert float(np.abs(d - (o - u)).sum()) < 2e-7

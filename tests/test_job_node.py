@@ -196,3 +196,31 @@ async def test_rejected_when_cycle_is_full_then_next_cycle() -> None:
             await first.report(diff)
             await second.start()  # the only cycle is complete: finished, no timeout
             assert seen[2] == ("rejected", {"timeout": None})
+
+
+async def test_speed_test_against_the_node() -> None:
+    _need_plan_support()
+    from syft_rs.node import serve_node
+    from syft_rs.plans import MLP
+
+    mlp = MLP((4, 8, 3), activation="relu", loss="softmax_ce")
+    async with serve_node(db=":memory:", speed_test_download_bytes=4 << 20) as running:
+        await host(
+            running.ws_url,
+            mlp.init_state(seed=3),
+            mlp.training_plan(),
+            {"name": "e2e", "version": "1.0", "batch_size": 8, "lr": 0.1},
+            {
+                "cycle_length": 30,
+                "max_diffs": 1,
+                "minimum_download_speed": 0,
+                "minimum_upload_speed": 0,
+            },
+        )
+        async with Syft(running.ws_url, allow_insecure=True, speed_test_max_bytes=1 << 20) as syft:
+            job = syft.new_job("e2e", "1.0")
+            seen: list[Any] = []
+            job.on("accepted", lambda p: seen.append("accepted"))
+            job.on("error", seen.append)
+            await job.start()
+    assert seen == ["accepted"] and job.requires_speed_test

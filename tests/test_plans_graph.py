@@ -338,3 +338,27 @@ def test_numpy_forward_checks_shapes() -> None:
     assert mlp.predict(params, x).shape == (5,)
     with pytest.raises(ValueError, match="shapes"):
         mlp.forward(params[:2], x)
+
+
+# TF.js ops of plans.md §8 that PySyft's translation emits and syft.js's runtime executes.
+TFJS_OPS = {
+    "tf.add", "tf.sub", "tf.mul", "tf.div", "tf.matMul", "tf.transpose", "tf.relu",
+    "tf.sigmoid", "tf.tanh", "tf.exp", "tf.log", "tf.neg", "tf.max", "tf.sum",
+    "tf.layers.reshape", "clone", "tf.greater", "tf.equal", "tf.argMax", "tf.cast",
+}  # fmt: skip
+TORCH_OPS = {
+    "t", "matmul", "add", "add_", "sub", "mul", "div", "__rtruediv__", "neg", "exp", "log",
+    "relu", "sigmoid", "tanh", "max", "sum", "reshape", "copy", "__gt__", "eq", "float",
+    "torch.argmax", "__mul__", "__add__", "__truediv__",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("gradient", ["reference", "fused"])
+def test_roles_use_only_supported_commands(gradient: str) -> None:
+    specs = [m.training_plan_spec(gradient=gradient) for m in ARCHS]
+    specs.append(averaging_plan_spec([(2, 2), (2,)]))
+    for spec in specs:
+        assert {a["command"] for a in spec["roles"]["tfjs"]["actions"]} <= TFJS_OPS
+        assert {a["command"] for a in spec["roles"]["torch"]["actions"]} <= TORCH_OPS
+        # TF.js calls are functions: never a target.
+        assert all(a["target"] is None for a in spec["roles"]["tfjs"]["actions"])

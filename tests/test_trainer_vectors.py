@@ -151,3 +151,35 @@ def test_syftjs_checkpoint_json_loads() -> None:
     roundtrip = PlanTrainerCheckpoint.from_json(again)
     for got, r in zip(roundtrip.current_model.params, ref, strict=True):
         np.testing.assert_array_equal(got, r)
+
+
+def test_identical_under_asyncio_and_trio() -> None:
+    import anyio
+
+    p = plan(None)
+    X, y = _core.decode_state(load("mnist_batch_data.State.pb"))
+    X = np.concatenate([X, X[::-1]])  # two batches, so the second step depends on the first
+    y = np.concatenate([y, y[::-1]])
+
+    def run(backend: str) -> tuple[list[tuple[str, Any]], list[np.ndarray]]:
+        trainer = PlanTrainer(
+            SyftModel.from_protobuf(load("mnist_model_params.State.pb")),
+            p,
+            inputs=mnist_inputs([IN(IN.TYPE_DATA, index=0), IN(IN.TYPE_DATA, index=1)]),
+            outputs=mnist_outputs(),
+            data=DataLoader(TensorDataset(X, y), batch_size=64, seed=5),
+            epochs=2,
+            client_config={"lr": 0.005},
+        )
+        events: list[tuple[str, Any]] = []
+        for name in ("start", "epochStart", "batchStart", "batchEnd", "epochEnd", "end"):
+            trainer.on(name, lambda payload, name=name: events.append((name, payload)))
+        anyio.run(trainer.start, backend=backend)
+        return events, [np.array(q) for q in trainer.current_model.params]
+
+    events_a, params_a = run("asyncio")
+    events_t, params_t = run("trio")
+    assert len(events_a) == 1 + 2 * (2 + 2 * 2) + 1
+    assert events_a == events_t  # same order, epochs, batches, and bit-identical float losses
+    for a, t in zip(params_a, params_t, strict=True):
+        np.testing.assert_array_equal(a, t)

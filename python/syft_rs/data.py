@@ -323,23 +323,36 @@ class LoaderIterator:
 
     def __init__(self, loader: DataLoader) -> None:
         self._loader = loader
-        self._batches = iter(loader.batch_sampler)
+        sampler = loader.batch_sampler
+        # The pass's order is drawn once, here; batches are consecutive slices of it.
+        self._order = sampler.sampler.indices()
+        self._size = sampler.batch_size
+        self._count = len(sampler)
+        self._next = 0
+        self._arrays = loader.dataset.arrays if loader._fast else None
 
     def __iter__(self) -> LoaderIterator:
         return self
 
     def __next__(self) -> Any:
-        return self._loader.fetch(next(self._batches))
+        b = self._next
+        if b >= self._count:
+            raise StopIteration
+        self._next = b + 1
+        indices = self._order[b * self._size : (b + 1) * self._size]
+        if self._arrays is not None:
+            return tuple([_core.gather_rows(a, indices) for a in self._arrays])
+        return self._loader.fetch(indices)
+
+    def __len__(self) -> int:
+        return self._count - self._next
 
     def skip(self, count: int) -> int:
-        """Draw the indices of the next ``count`` batches without fetching their samples.
+        """Move past the next ``count`` batches without fetching their samples.
 
         Returns:
             How many batches were skipped (fewer when the pass ends first).
         """
-        skipped = 0
-        for _ in range(count):
-            if next(self._batches, None) is None:
-                break
-            skipped += 1
+        skipped = max(0, min(count, self._count - self._next))
+        self._next += skipped
         return skipped

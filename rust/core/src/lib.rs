@@ -10,6 +10,7 @@ pub mod plan;
 pub mod proto;
 pub mod state;
 pub mod tensor;
+pub mod variants;
 
 pub use error::{Error, Result};
 pub use tensor::{DType, Tensor};

@@ -26,7 +26,9 @@ mod average;
 mod batch;
 mod errors;
 mod plan;
+mod plan_spec;
 mod state;
+mod variants;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -36,5 +38,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     plan::register(m)?;
     batch::register(m)?;
     average::register(m)?;
+    plan_spec::register(m)?;
+    variants::register(m)?;
     Ok(())
 }

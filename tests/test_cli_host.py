@@ -137,7 +137,8 @@ def test_worker_rejects_bad_data(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "need a features array" in capsys.readouterr().err
 
 
-def test_two_workers_share_each_cycle(node: RunningNode) -> None:
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_two_workers_share_each_cycle(node: RunningNode, backend: str) -> None:
     """With max_diffs 2, a worker that reported waits (without training the same model
     again) until the other worker's report completes the cycle."""
     from syft_rs.demo.worker import run_worker
@@ -163,7 +164,7 @@ def test_two_workers_share_each_cycle(node: RunningNode) -> None:
             tg.start_soon(worker, 0, 0.0)
             tg.start_soon(worker, 1, 0.3)
 
-    anyio.run(scenario)
+    anyio.run(scenario, backend=backend)
     for s in stats:
         assert s.finished  # type: ignore[attr-defined]
         assert s.cycles == 2  # type: ignore[attr-defined]

@@ -9,13 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from syft_rs import _core
-
 pytest.importorskip("sklearn", reason="the demo needs the 'demo' extra (scikit-learn)")
-
-# Interim, until the Rust core binds these (then every test here runs).
-_MISSING = [n for n in ("encode_plan", "plan_variants", "Plan") if not hasattr(_core, n)]
-pytestmark = pytest.mark.skipif(bool(_MISSING), reason=f"syft_rs._core lacks {_MISSING}")
 
 
 def _syft_rs(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:

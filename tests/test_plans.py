@@ -22,12 +22,6 @@ MNIST = MLP((784, 392, 10), activation="relu", loss="softmax_ce")
 DIALECTS = [None, "torch", "tfjs"]
 
 
-def _needs(*names: str) -> None:
-    missing = [n for n in names if not hasattr(_core, n)]
-    if missing:  # interim, until the Rust core binds them
-        pytest.skip(f"syft_rs._core lacks {missing}")
-
-
 # ---- reference encoder (protobuf runtime, independent of the Rust codec) -------------------
 
 _PLAN_CLASS: list[Any] = []
@@ -116,9 +110,7 @@ def reference_encode(spec: dict[str, Any]) -> bytes:
 @pytest.fixture(params=["core", "reference"])
 def encode(request: pytest.FixtureRequest) -> Any:
     """Plan description -> bytes, by the Rust core or by the reference encoder."""
-    _needs("Plan")
     if request.param == "core":
-        _needs("encode_plan")
         return _core.encode_plan
     return reference_encode
 
@@ -201,7 +193,6 @@ def test_mnist_plan_is_pysyfts_plan_up_to_ids(mnist_plan: bytes) -> None:
 
 
 def test_mnist_plan_variants_for_node(mnist_plan: bytes) -> None:
-    _needs("plan_variants")
     variants = _core.plan_variants(mnist_plan)
     assert variants["list"] is not None
     assert variants["tfjs"] is not None
@@ -323,7 +314,6 @@ def test_encoded_model_state_roundtrips() -> None:
 
 
 def test_core_encoding_equals_reference_encoding() -> None:
-    _needs("encode_plan", "describe_message")
     for spec in (
         MNIST.training_plan_spec(),
         MLP((5, 4, 4, 1), activation="sigmoid", loss="mse").training_plan_spec(gradient="fused"),

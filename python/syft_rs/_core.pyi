@@ -135,6 +135,14 @@ def encode_plan(spec: Mapping[str, Any]) -> bytes:
     ``return_placeholder_ids``), and ``ARG`` is ``{"ref": id}`` (``arg_placeholder_id``),
     ``bool``, ``int``, ``float``, ``str``, a list of ``ARG`` (``arg_list``), or a numpy array
     (``arg_tensor``).
+
+    Keyword arguments are written in the given order (the TF.js dialect is order-sensitive);
+    ``roles`` sorted by key; ``state`` entries become a placeholder and a tensor sharing the id.
+
+    Raises:
+        TypeError: a value of the wrong kind (e.g. an id that is neither int nor str, an
+            unsupported argument or array dtype); the message names its path in ``spec``.
+        ValueError: a missing key, an integer outside int64, a non-``None`` ``input_types``.
     """
 
 # ---- Averaging (rust/core/src/average.rs) -------------------------------------------------

@@ -107,6 +107,11 @@ class Plan:
             NotEnoughArgsError, ShapeError, DTypeError, PlanExecutionError, TypeError.
         """
 
+def _set_external_sgemm(address: int) -> bool:
+    """Route float32 GEMMs to the ILP64 ``cblas_sgemm`` at ``address`` (opt-in, for the
+    benches; e.g. ``scipy_cblas_sgemm64_`` of numpy's bundled OpenBLAS). Returns False if
+    one was registered before. Private: the caller vouches for the address."""
+
 def plan_variants(data: bytes) -> dict[str, bytes | None]:
     """The get-plan variants a node serves for an uploaded Plan.
 

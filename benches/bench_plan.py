@@ -16,7 +16,10 @@ Run (torch is a bench-only dependency; OpenBLAS tuning variables are unset for n
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python benches/bench_plan.py
 
-Writes ``benches/results/bench_plan.json`` and prints a markdown table.
+Writes ``benches/results/bench_plan.json`` and prints a markdown table. With
+``SYFT_RS_BENCH_BLAS=numpy`` the plan's float32 GEMMs go to the OpenBLAS that numpy ships
+(``_core._set_external_sgemm``) instead of the gemm crate; results then go to
+``benches/results/bench_plan_numpy_blas.json``.
 """
 
 from __future__ import annotations
@@ -38,7 +41,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 VECTORS = Path(os.environ.get("SYFT_RS_VECTORS", ROOT.parent / "shared" / "vectors"))
 CAPTURE = VECTORS / "pygrid" / "capture"
-RESULTS = ROOT / "benches" / "results" / "bench_plan.json"
+NUMPY_BLAS = os.environ.get("SYFT_RS_BENCH_BLAS") == "numpy"
+RESULTS = (
+    ROOT
+    / "benches"
+    / "results"
+    / ("bench_plan_numpy_blas.json" if NUMPY_BLAS else "bench_plan.json")
+)
 BATCHES = (1, 64, 256)
 
 
@@ -182,10 +191,33 @@ print([int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmH
     return {"peak_rss_mb_1000_steps": rss, "import_ms_median": statistics.median(imports)}
 
 
+def use_numpy_blas() -> str:
+    """Register numpy's bundled OpenBLAS ``cblas_sgemm`` (ILP64) with the plan kernels."""
+    import ctypes
+    import glob
+
+    from syft_rs import _core
+
+    libs = glob.glob(
+        os.path.join(os.path.dirname(np.__file__), "..", "numpy.libs", "libscipy_openblas64_*.so")
+    )
+    if not libs:
+        raise SystemExit("numpy's bundled scipy-openblas was not found")
+    fn = ctypes.CDLL(libs[0]).scipy_cblas_sgemm64_
+    _core._set_external_sgemm(ctypes.cast(fn, ctypes.c_void_p).value)
+    return os.path.basename(libs[0])
+
+
 def main() -> None:
     import torch
 
     from syft_rs import Plan, _core
+
+    backend = (
+        f"numpy OpenBLAS ({use_numpy_blas()})"
+        if NUMPY_BLAS
+        else os.environ.get("SYFT_RS_GEMM", "gemm crate")
+    )
 
     plan_bytes = (CAPTURE / "uploaded_training_plan.pb").read_bytes()
     plan = Plan.from_protobuf(plan_bytes)
@@ -254,7 +286,7 @@ def main() -> None:
         "numpy": np.__version__,
         "blas": blas_info(),
         "openblas_env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
-        "gemm_backend": os.environ.get("SYFT_RS_GEMM", "gemm"),
+        "gemm_backend": backend,
         "numpy_sgemm_gflops": peak,
         "rows": rows,
         **extra,

@@ -137,7 +137,8 @@ def test_worker_rejects_bad_data(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "need a features array" in capsys.readouterr().err
 
 
-def test_two_workers_share_each_cycle(node: RunningNode) -> None:
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_two_workers_share_each_cycle(node: RunningNode, backend: str) -> None:
     """With max_diffs 2, a worker that reported waits (without training the same model
     again) until the other worker's report completes the cycle."""
     from syft_rs.demo.worker import run_worker
@@ -163,7 +164,7 @@ def test_two_workers_share_each_cycle(node: RunningNode) -> None:
             tg.start_soon(worker, 0, 0.0)
             tg.start_soon(worker, 1, 0.3)
 
-    anyio.run(scenario)
+    anyio.run(scenario, backend=backend)
     for s in stats:
         assert s.finished  # type: ignore[attr-defined]
         assert s.cycles == 2  # type: ignore[attr-defined]
@@ -175,3 +176,38 @@ def test_two_workers_share_each_cycle(node: RunningNode) -> None:
         params={"name": "pair", "version": "1", "checkpoint": "4"},
     )
     assert response.status_code == 404
+
+
+def test_host_given_state(node: RunningNode, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    mlp = parse_mlp("mlp:5-4-3")
+    state = _core.encode_state([np.full(s, 0.25, np.float32) for s in mlp.param_shapes])
+    (tmp_path / "model.pb").write_bytes(state)
+    args = ["host", "--url", node.url, "--name", "given", "--model", "mlp:5-4-3"]
+    assert main([*args, "--version", "1", "--init-state", str(tmp_path / "model.pb")]) == 0
+    assert _retrieve(node, "given", "1", "1") == state
+    # A State that does not fit the MLP, or no State at all, is refused before upload.
+    wrong = _core.encode_state([np.zeros((2, 2), np.float32)])
+    (tmp_path / "wrong.pb").write_bytes(wrong)
+    assert main([*args, "--version", "2", "--init-state", str(tmp_path / "wrong.pb")]) == 1
+    assert "the MLP needs" in capsys.readouterr().err
+    (tmp_path / "junk.pb").write_bytes(b"\xff\xff")
+    assert main([*args, "--version", "3", "--init-state", str(tmp_path / "junk.pb")]) == 1
+    assert "Failed to decode State" in capsys.readouterr().err
+    assert main([*args, "--version", "4", "--init-state", str(tmp_path / "absent.pb")]) == 2
+
+
+def test_worker_regression_plan(
+    node: RunningNode, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An MSE plan with one output has no accuracy output; 1-D float targets are a column."""
+    args = ["--url", node.url, "--name", "reg", "--version", "1"]
+    assert main(["host", *args, "--model", "mlp:3-4-1:tanh:mse", "--batch-size", "5"]) == 0
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(15, 3)).astype(np.float32)
+    np.savez(tmp_path / "reg.npz", features=x, target=x.sum(1))
+    code = main(["worker", *args, "--data", str(tmp_path / "reg.npz"), "--cycles", "2"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert out.count("trained 3 batches: loss") == 2
+    assert "accuracy" not in out
+    assert "done: 2 cycles, 6 batches" in out

@@ -4,31 +4,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Any
 
 import numpy as np
 import pytest
 
 from syft_rs import _core
 from syft_rs.node import RunningNode, start_node
-from test_node_support import Client, client_for, host_data, needs_core, small_model
-
-pytestmark = needs_core
-
-
-def encode_plan(spec: dict[str, Any]) -> bytes:
-    """The core's Plan encoder, or the plans tests' independent protobuf-runtime encoder."""
-    if hasattr(_core, "encode_plan"):
-        return _core.encode_plan(spec)
-    from test_plans import reference_encode
-
-    return reference_encode(spec)
+from test_node_support import Client, client_for, host_data, small_model
 
 
 def averaging_plan(shapes: list[tuple[int, ...]]) -> bytes:
     from syft_rs.plans.averaging import averaging_plan_spec
 
-    return encode_plan(averaging_plan_spec(shapes))
+    return _core.encode_plan(averaging_plan_spec(shapes))
 
 
 @pytest.fixture
@@ -63,7 +51,7 @@ def mean_plan(k: int) -> bytes:
         for j in range(1, k):
             acc = graph.op("__add__", acc, inputs[j * n + i], shape=s)
         outputs.append(graph.op("__truediv__", acc, k, shape=s))
-    return encode_plan(graph.plan_spec("mean_plan", outputs))
+    return _core.encode_plan(graph.plan_spec("mean_plan", outputs))
 
 
 def run_cycle(c: Client, values: list[float]) -> None:

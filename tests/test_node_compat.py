@@ -26,9 +26,7 @@ import pytest
 from conftest import vector_path
 from syft_rs import _core
 from syft_rs.node import RunningNode, start_node
-from test_node_support import Client, client_for, needs_core, small_model
-
-pytestmark = needs_core
+from test_node_support import Client, client_for, small_model
 
 TRACEBACK = "<python traceback text elided"
 # server_config keys PyGrid stored but ignored; the node implements them (D3), so the replay

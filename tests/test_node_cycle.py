@@ -16,12 +16,9 @@ from test_node_support import (
     b64,
     client_for,
     host_data,
-    needs_core,
     small_diff,
     small_model,
 )
-
-pytestmark = needs_core
 
 
 @pytest.fixture

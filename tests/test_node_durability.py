@@ -23,9 +23,9 @@ import pytest
 
 from conftest import vector_path
 from syft_rs import _core
-from test_node_support import Client, client_for, needs_core
+from test_node_support import Client, client_for
 
-pytestmark = [needs_core, pytest.mark.skipif(os.name != "posix", reason="needs SIGKILL")]
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="needs SIGKILL")
 
 
 @contextmanager

@@ -10,7 +10,7 @@ import pytest
 from httpx_ws import WebSocketDisconnect, aconnect_ws, connect_ws
 
 from syft_rs.node import Node, RunningNode, serve_node, start_node
-from test_node_support import Client, client_for, host_data, needs_core
+from test_node_support import Client, client_for, host_data
 
 
 @pytest.fixture
@@ -97,7 +97,6 @@ def test_ws_accepts_64_mib_text_frame(client: Client) -> None:
     assert json.loads(client.ws.receive_text(timeout=60)) == {"alive": "True", "request_id": "big"}
 
 
-@needs_core
 def test_older_prefixes_are_aliases(client: Client) -> None:
     reply = client.send("federated/host-training", host_data("old", "1"), "h")
     assert reply == {

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from conftest import vector_path
 from syft_rs.node import start_node
 from syft_rs.node.auth import AUTH_INVALID, AUTH_REQUIRED, AUTH_THIRD_PARTY, check_token
-from test_node_support import client_for, needs_core
+from test_node_support import client_for
 
 SECRET = "abc"
 
@@ -155,7 +155,6 @@ def test_external_endpoint(endpoint: str) -> None:
     assert check_token(cfg(endpoint=dead), "good") == AUTH_THIRD_PARTY
 
 
-@needs_core
 def test_authenticate_through_node(rsa_key: tuple[bytes, str], endpoint: str) -> None:
     private, public = rsa_key
     with start_node() as r, client_for(r.url) as c:

@@ -10,18 +10,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-import pytest
 from httpx_ws import WebSocketSession, connect_ws
 
 from conftest import vector_path
-from syft_rs import _core
-
-# The node needs these from the Rust core; until they are built the node tests skip.
-CORE_NAMES = ("decode_state", "check_diff", "mean_diffs", "apply_diff", "plan_variants", "Plan")
-needs_core = pytest.mark.skipif(
-    not all(hasattr(_core, n) for n in CORE_NAMES),
-    reason="syft_rs._core lacks " + ", ".join(n for n in CORE_NAMES if not hasattr(_core, n)),
-)
 
 
 def small_model() -> bytes:

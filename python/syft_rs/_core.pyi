@@ -107,6 +107,11 @@ class Plan:
             NotEnoughArgsError, ShapeError, DTypeError, PlanExecutionError, TypeError.
         """
 
+def _set_external_sgemm(address: int) -> bool:
+    """Route float32 GEMMs to the ILP64 ``cblas_sgemm`` at ``address`` (opt-in, for the
+    benches; e.g. ``scipy_cblas_sgemm64_`` of numpy's bundled OpenBLAS). Returns False if
+    one was registered before. Private: the caller vouches for the address."""
+
 def plan_variants(data: bytes) -> dict[str, bytes | None]:
     """The get-plan variants a node serves for an uploaded Plan.
 
@@ -130,6 +135,14 @@ def encode_plan(spec: Mapping[str, Any]) -> bytes:
     ``return_placeholder_ids``), and ``ARG`` is ``{"ref": id}`` (``arg_placeholder_id``),
     ``bool``, ``int``, ``float``, ``str``, a list of ``ARG`` (``arg_list``), or a numpy array
     (``arg_tensor``).
+
+    Keyword arguments are written in the given order (the TF.js dialect is order-sensitive);
+    ``roles`` sorted by key; ``state`` entries become a placeholder and a tensor sharing the id.
+
+    Raises:
+        TypeError: a value of the wrong kind (e.g. an id that is neither int nor str, an
+            unsupported argument or array dtype); the message names its path in ``spec``.
+        ValueError: a missing key, an integer outside int64, a non-``None`` ``input_types``.
     """
 
 # ---- Averaging (rust/core/src/average.rs) -------------------------------------------------

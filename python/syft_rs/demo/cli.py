@@ -90,6 +90,8 @@ def run_worker_command(args: argparse.Namespace) -> int:
             print("rejected without timeout: the process is finished")
         elif result.status == "rejected":
             print(f"rejected, retry in {result.timeout:.1f} s")
+        elif result.status == "cycle_closed":
+            print("the cycle completed before the download: asking again")
         else:
             print("accepted with the model already trained: waiting for the next cycle")
         sys.stdout.flush()

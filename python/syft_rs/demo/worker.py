@@ -19,6 +19,8 @@ import anyio
 import numpy as np
 import numpy.typing as npt
 
+from syft_rs.errors import GridError
+
 __all__ = ["CycleResult", "WorkerStats", "load_npz", "run_worker", "train_one_cycle"]
 
 # Keys tried, in order, for the features and the targets of an .npz file.
@@ -85,7 +87,7 @@ def _digest(params: list[npt.NDArray[Any]]) -> str:
 class CycleResult:
     """What happened in one attempt to join a cycle."""
 
-    status: str  # "trained", "rejected", "same_model"
+    status: str  # "trained", "rejected", "same_model", "cycle_closed"
     timeout: float | None = None
     batches: int = 0
     loss: float | None = None
@@ -133,7 +135,8 @@ async def train_one_cycle(
 
     Returns:
         ``status`` ``"trained"`` (with the last batch's loss/accuracy), ``"rejected"`` (with
-        the node's timeout; ``None`` means the process is finished) or ``"same_model"``.
+        the node's timeout; ``None`` means the process is finished), ``"same_model"``, or
+        ``"cycle_closed"`` (accepted, but the cycle completed before the model download).
 
     Raises:
         GridError and the load errors of the client (the Job's ``error`` event), and any
@@ -159,7 +162,12 @@ async def train_one_cycle(
     await job.start()
     kind = outcome.get("kind")
     if kind == "error":
-        raise outcome["error"]
+        error = outcome["error"]
+        # Accepted, but the cycle completed (other workers' reports) before the download:
+        # protocol.md §5.5 answers 400 "Cycle not found!". Benign; ask again.
+        if isinstance(error, GridError) and str(error) == "Cycle not found!":
+            return CycleResult("cycle_closed")
+        raise error
     if kind == "rejected":
         return CycleResult("rejected", timeout=outcome.get("timeout"))
     if kind != "accepted":
@@ -237,8 +245,8 @@ async def run_worker(
 
     After a rejection with a timeout the worker waits ``min(timeout, max_wait)`` seconds
     (``max_wait=None``: the full timeout) and asks again; when it is accepted with the model
-    it already trained (the cycle has not advanced) it neither trains nor reports, and waits
-    the same way.
+    it already trained (the cycle has not advanced), or the cycle completes between its
+    acceptance and its download, it neither trains nor reports, and waits the same way.
 
     Returns:
         Totals and the per-attempt history.

@@ -22,8 +22,9 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from syft_rs.node.errors import RequestError
@@ -55,6 +56,36 @@ async def _read_body(request: Request, limit: int, *, keep: bool = True) -> byte
         if keep:
             chunks.append(chunk)
     return b"".join(chunks)
+
+
+class _SampleResponse(Response):
+    """The speed-test download: a multipart body of ``size`` ASCII ``x``, sent in 1 MiB chunks.
+
+    Written as a plain send loop (no async generator) so that a client that stops reading
+    early, as bounded speed tests do, leaves nothing half-consumed behind.
+    """
+
+    def __init__(self, size: int) -> None:
+        boundary = uuid.uuid4().hex
+        self.head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="sample"\r\n\r\n'.encode()
+        )
+        self.tail = f"\r\n--{boundary}--\r\n".encode()
+        self.size = size
+        super().__init__(
+            media_type=f"multipart/form-data; boundary={boundary}",
+            headers={"Content-Length": str(len(self.head) + size + len(self.tail))},
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        await send({"type": "http.response.body", "body": self.head, "more_body": True})
+        left = self.size
+        while left > 0:
+            chunk = _CHUNK if left >= len(_CHUNK) else _CHUNK[:left]
+            left -= len(chunk)
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": self.tail, "more_body": False})
 
 
 def _error(message: str, status: int) -> JSONResponse:
@@ -174,25 +205,7 @@ class _App:
         return await self._guard(work())
 
     def _sample(self) -> Response:
-        boundary = uuid.uuid4().hex
-        head = f'--{boundary}\r\nContent-Disposition: form-data; name="sample"\r\n\r\n'.encode()
-        tail = f"\r\n--{boundary}--\r\n".encode()
-        size = self.speed_test_download_bytes
-
-        async def body() -> AsyncIterator[bytes]:
-            yield head
-            left = size
-            while left > 0:
-                chunk = _CHUNK if left >= len(_CHUNK) else _CHUNK[:left]
-                left -= len(chunk)
-                yield chunk
-            yield tail
-
-        return StreamingResponse(
-            body(),
-            media_type=f"multipart/form-data; boundary={boundary}",
-            headers={"Content-Length": str(len(head) + size + len(tail))},
-        )
+        return _SampleResponse(self.speed_test_download_bytes)
 
     # ---- WebSocket (§3.2) ------------------------------------------------------------------
 

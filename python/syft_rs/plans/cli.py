@@ -42,6 +42,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "(default: the reference MNIST model)",
     )
     p.add_argument("--seed", type=int, default=1, help="initialisation seed (default 1)")
+    p.add_argument(
+        "--init-state",
+        metavar="FILE",
+        default=None,
+        help="host this model State (protobuf file) instead of a seeded initialisation",
+    )
     p.add_argument("--batch-size", type=int, default=64, help="client_config.batch_size")
     p.add_argument("--lr", type=float, default=0.005, help="client_config.lr")
     p.add_argument("--max-updates", type=int, default=100, help="client_config.max_updates")
@@ -94,6 +100,14 @@ def run(args: argparse.Namespace) -> int:
     if args.max_workers is not None:
         server["max_workers"] = args.max_workers
     server.update(args.server_config)
+    model = None
+    if args.init_state is not None:
+        try:
+            with open(args.init_state, "rb") as f:
+                model = f.read()
+        except OSError as exc:
+            print(f"syft-rs host: {exc}", file=sys.stderr)
+            return 2
 
     async def main() -> dict[str, Any]:
         return await host_mlp(
@@ -110,11 +124,12 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             use_averaging_plan=not args.plain_mean,
             gradient=args.gradient,
+            model=model,
         )
 
     try:
         answer = anyio.run(main)
-    except (GridError, ValueError) as exc:
+    except (GridError, ValueError) as exc:  # PlanDecodeError is a ValueError
         print(f"syft-rs host: {exc}", file=sys.stderr)
         return 1
     print(

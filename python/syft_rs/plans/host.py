@@ -155,14 +155,30 @@ async def host_mlp(
     seed: int | None = 1,
     use_averaging_plan: bool = True,
     gradient: str = "reference",
+    model: bytes | None = None,
 ) -> dict[str, Any]:
     """Build an MLP's model, training plan and averaging plan and host them at ``url``.
 
     The client config carries ``name``, ``version``, ``batch_size``, ``lr`` and, when set,
     ``max_updates`` and ``max_epochs`` (plus ``client_config`` extras). The averaging plan is
     hosted with ``iterative_plan: true``; ``use_averaging_plan=False`` leaves the node to its
-    plain mean. Returns the node's answer (see :func:`host_training`).
+    plain mean. ``model`` hosts given ``State`` bytes (e.g. pretrained parameters) instead
+    of a fresh ``seed``-ed initialisation; their tensor shapes must be the MLP's. Returns the
+    node's answer (see :func:`host_training`).
+
+    Raises:
+        ValueError: ``model`` does not fit the MLP; GridError: see :func:`host_training`.
     """
+    if model is None:
+        model = mlp.init_state(seed)
+    else:
+        from syft_rs import _core
+
+        shapes = [tuple(p.shape) for p in _core.decode_state(model)]
+        if shapes != mlp.param_shapes:
+            raise ValueError(
+                f"the model State has shapes {shapes}, the MLP needs {mlp.param_shapes}"
+            )
     config: dict[str, Any] = {"name": name, "version": version, "batch_size": batch_size, "lr": lr}
     if max_updates is not None:
         config["max_updates"] = max_updates
@@ -174,7 +190,7 @@ async def host_mlp(
         server.pop("iterative_plan", None)
     return await host_training(
         url,
-        model=mlp.init_state(seed),
+        model=model,
         plans={"training_plan": mlp.training_plan(gradient=gradient)},
         averaging_plan=averaging_plan(mlp.param_shapes) if use_averaging_plan else None,
         client_config=config,

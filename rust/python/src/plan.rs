@@ -186,7 +186,26 @@ impl PyPlan {
     }
 }
 
+/// Route float32 GEMMs to an external ILP64 `cblas_sgemm` at `address` (opt-in, used by
+/// the benches to compare against numpy's OpenBLAS). Returns False if one was already set.
+///
+/// The caller vouches for the address: it must be a `cblas_sgemm` with 64-bit integers
+/// (for numpy ≥ 2 wheels: `scipy_cblas_sgemm64_` of the bundled scipy-openblas).
+#[pyfunction]
+fn _set_external_sgemm(address: usize) -> PyResult<bool> {
+    if address == 0 {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "null function address",
+        ));
+    }
+    // SAFETY: the documented contract of this private function; the pointer is only called
+    // with the CBLAS argument list.
+    let f: syft_rs_core::ops::linalg::CblasSgemm = unsafe { std::mem::transmute(address) };
+    Ok(unsafe { syft_rs_core::ops::linalg::set_external_sgemm(f) })
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyPlan>()?;
+    m.add_function(wrap_pyfunction!(_set_external_sgemm, m)?)?;
     Ok(())
 }

@@ -164,6 +164,109 @@ impl<T: Copy + Send + Sync + 'static> GemmArgs<T> {
     }
 }
 
+/// A CBLAS `sgemm` with 64-bit integers (ILP64), e.g. the OpenBLAS that numpy ships.
+pub type CblasSgemm = unsafe extern "C" fn(
+    i32,
+    i32,
+    i32,
+    i64,
+    i64,
+    i64,
+    f32,
+    *const f32,
+    i64,
+    *const f32,
+    i64,
+    f32,
+    *mut f32,
+    i64,
+);
+
+static EXTERNAL_SGEMM: std::sync::OnceLock<CblasSgemm> = std::sync::OnceLock::new();
+
+/// Route float32 GEMMs with unit-stride operands to an external CBLAS `sgemm` (opt-in; the
+/// benches use it to compare against the gemm crate). The first registration wins.
+///
+/// # Safety
+/// `f` must be a thread-safe `cblas_sgemm` taking 64-bit integer arguments.
+pub unsafe fn set_external_sgemm(f: CblasSgemm) -> bool {
+    EXTERNAL_SGEMM.set(f).is_ok()
+}
+
+/// `(transpose, leading dimension)` of a `rows × cols` matrix with strides `(r, c)` in
+/// CBLAS row-major terms, if it has a unit stride.
+fn cblas_layout(rows: usize, cols: usize, r: isize, c: isize) -> Option<(i32, i64)> {
+    const NO_TRANS: i32 = 111;
+    const TRANS: i32 = 112;
+    if c == 1 && r >= cols.max(1) as isize {
+        Some((NO_TRANS, r as i64))
+    } else if r == 1 && c >= rows.max(1) as isize {
+        Some((TRANS, c as i64))
+    } else {
+        None
+    }
+}
+
+/// Run `c = a · b` through the external sgemm when one is registered and the layouts fit.
+fn external_sgemm(g: &GemmArgs<f32>) -> bool {
+    const ROW_MAJOR: i32 = 101;
+    let Some(f) = EXTERNAL_SGEMM.get() else {
+        return false;
+    };
+    // A row-major C is computed directly; a column-major one as Cᵀ = Bᵀ·Aᵀ.
+    let (m, n, a, (rsa, csa), b, (rsb, csb), ldc) = if g.csc == 1 {
+        (
+            g.m,
+            g.n,
+            g.a.0,
+            (g.rsa, g.csa),
+            g.b.0,
+            (g.rsb, g.csb),
+            g.rsc,
+        )
+    } else if g.rsc == 1 {
+        (
+            g.n,
+            g.m,
+            g.b.0,
+            (g.csb, g.rsb),
+            g.a.0,
+            (g.csa, g.rsa),
+            g.csc,
+        )
+    } else {
+        return false;
+    };
+    let (Some((ta, lda)), Some((tb, ldb))) = (
+        cblas_layout(m, g.k, rsa, csa),
+        cblas_layout(g.k, n, rsb, csb),
+    ) else {
+        return false;
+    };
+    // SAFETY: the registered function is a cblas_sgemm (caller's contract); the layouts
+    // were checked to describe the live views and the output buffer.
+    unsafe {
+        f(
+            ROW_MAJOR, ta, tb, m as i64, n as i64, g.k as i64, 1.0, a, lda, b, ldb, 0.0, g.c.0,
+            ldc as i64,
+        );
+    }
+    true
+}
+
+/// Dispatch hook per element type: f32 may go to an external BLAS.
+trait External: Sized {
+    fn external(_g: &GemmArgs<Self>) -> bool {
+        false
+    }
+}
+impl External for f64 {}
+impl External for f32 {
+    fn external(g: &GemmArgs<f32>) -> bool {
+        external_sgemm(g)
+    }
+}
+
 macro_rules! gemm_float {
     ($t:ty, $mm:ident) => {
         impl Gemm for $t {
@@ -202,6 +305,9 @@ macro_rules! gemm_float {
                             rsb,
                             csb,
                         };
+                        if <Self as External>::external(&g) {
+                            return;
+                        }
                         // SAFETY: pointers and strides describe live views of m×k and k×n
                         // elements and a buffer of m×n elements at strides (rsc, csc).
                         unsafe { g.run_split(0.0, 1.0) }

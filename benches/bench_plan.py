@@ -227,6 +227,7 @@ def main() -> None:
         np.array(p) for p in _core.decode_state((CAPTURE / "uploaded_model_state.pb").read_bytes())
     ]
     tparams = [torch.from_numpy(p) for p in params]
+    load_before = os.getloadavg()
     peak = sgemm_peak()
     peak_gflops = max(peak.values())
     rng = np.random.default_rng(0)
@@ -287,6 +288,7 @@ def main() -> None:
         "blas": blas_info(),
         "openblas_env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
         "gemm_backend": backend,
+        "loadavg_before_after": [load_before, os.getloadavg()],
         "numpy_sgemm_gflops": peak,
         "rows": rows,
         **extra,

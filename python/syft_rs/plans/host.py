@@ -7,16 +7,15 @@ WebSocket. :func:`host_mlp` builds all of it for an :class:`~syft_rs.plans.MLP` 
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
-import anyio
 import httpx
-from httpx_ws import AsyncWebSocketSession, HTTPXWSException, aconnect_ws
 
 from syft_rs.errors import GridError
+from syft_rs.grid.messages import unwrap
+from syft_rs.grid.urls import parse_grid_url
+from syft_rs.grid.ws import WebSocketConnection
 from syft_rs.plans.averaging import averaging_plan
 from syft_rs.plans.mlp import MLP
 
@@ -28,14 +27,12 @@ HOST_TRAINING = "model-centric/host-training"
 def ws_url(url: str) -> str:
     """The node's WebSocket URL for ``url`` given as ``ws(s)://`` or ``http(s)://``.
 
+    The owner names the node explicitly, so plain ``ws://``/``http://`` are accepted here.
+
     Raises:
-        ValueError: another scheme.
+        ValueError: another scheme or no host.
     """
-    scheme, sep, rest = url.partition("://")
-    mapping = {"ws": "ws", "wss": "wss", "http": "ws", "https": "wss"}
-    if not sep or scheme.lower() not in mapping:
-        raise ValueError(f"node URL must start with ws://, wss://, http:// or https://: {url!r}")
-    return f"{mapping[scheme.lower()]}://{rest}".rstrip("/") or url
+    return parse_grid_url(url, allow_insecure=True).ws_url.rstrip("/")
 
 
 def _hex(data: bytes, what: str) -> str:
@@ -90,38 +87,16 @@ async def host_training(
         "client_config": dict(client_config),
         "server_config": dict(server_config),
     }
-    request_id = uuid.uuid4().hex
-    message = json.dumps({"type": HOST_TRAINING, "data": data, "request_id": request_id})
     target = ws_url(url)
-    ws: AsyncWebSocketSession
-    try:
-        with anyio.fail_after(reply_timeout):
-            async with (
-                httpx.AsyncClient(timeout=reply_timeout) as client,
-                aconnect_ws(target, client, keepalive_ping_interval_seconds=None) as ws,
-            ):
-                await ws.send_text(message)
-                while True:
-                    reply: Any = json.loads(await ws.receive_text())
-                    if not isinstance(reply, dict):
-                        raise GridError(f"host-training: unexpected answer {reply!r}")
-                    # Answers to other requests cannot occur on a fresh connection; a node
-                    # that does not echo request ids answers without one.
-                    if reply.get("request_id") in (None, request_id):
-                        break
-    except TimeoutError as exc:
-        raise GridError(f"host-training: no answer from {target} within {reply_timeout} s") from exc
-    except (httpx.HTTPError, OSError) as exc:
-        raise GridError(f"host-training: cannot reach {target}: {exc}") from exc
-    except HTTPXWSException as exc:
-        raise GridError(f"host-training: WebSocket failure with {target}: {exc!r}") from exc
-    except json.JSONDecodeError as exc:
-        raise GridError(f"host-training: the node's answer is not JSON: {exc}") from exc
-    data_part = reply.get("data")
-    payload: dict[str, Any] = data_part if isinstance(data_part, dict) else reply
-    error = reply.get("error") or payload.get("error")
-    if error:
-        raise GridError(str(error))
+    async with httpx.AsyncClient(timeout=reply_timeout) as client:
+        connection = WebSocketConnection(client, target, reply_timeout)
+        try:
+            reply = await connection.request(HOST_TRAINING, data)
+        except GridError as exc:  # unreachable, dropped, or no answer within reply_timeout
+            raise GridError(f"host-training at {target}: {exc}", raw=exc.raw) from exc
+        finally:
+            await connection.aclose()
+    payload = unwrap(reply)
     if payload.get("status") != "success":
         raise GridError(f"host-training: unexpected answer {reply!r}")
     return dict(payload)

@@ -1,6 +1,8 @@
 //! Linear algebra of both dialects: matmul (NumPy semantics, batched), mm, tfjs matMul with
 //! transpose flags, t / transpose. GEMMs read any strides, so transposes cost nothing.
 
+use std::mem::MaybeUninit;
+
 use ndarray::{ArrayD, ArrayView2, ArrayViewD, Ix2, IxDyn};
 
 use crate::error::{Error, Result};
@@ -30,11 +32,12 @@ pub fn torch_t_view(v: TensorView<'_>) -> Result<TensorView<'_>> {
 /// Element types with a GEMM.
 pub trait Gemm: crate::ops::num::Num {
     /// `c = a · b` for 2-D views of any strides; `c` holds `[m, n]` with row stride `rsc`
-    /// and column stride `csc` (row-major: `n, 1`; column-major: `1, m`).
+    /// and column stride `csc` (row-major: `n, 1`; column-major: `1, m`). Every element
+    /// of `c` is written and none is read, so `c` may start uninitialized.
     fn gemm(
         a: &ArrayView2<'_, Self>,
         b: &ArrayView2<'_, Self>,
-        c: &mut [Self],
+        c: &mut [MaybeUninit<Self>],
         rsc: isize,
         csc: isize,
     );
@@ -273,7 +276,7 @@ macro_rules! gemm_float {
             fn gemm(
                 a: &ArrayView2<'_, Self>,
                 b: &ArrayView2<'_, Self>,
-                c: &mut [Self],
+                c: &mut [MaybeUninit<Self>],
                 rsc: isize,
                 csc: isize,
             ) {
@@ -284,7 +287,7 @@ macro_rules! gemm_float {
                     return;
                 }
                 if k == 0 {
-                    c.iter_mut().for_each(|x| *x = 0.0);
+                    c.iter_mut().for_each(|x| *x = MaybeUninit::new(0.0));
                     return;
                 }
                 let (rsa, csa) = strides2(a);
@@ -295,7 +298,7 @@ macro_rules! gemm_float {
                             m,
                             n,
                             k,
-                            c: SendPtr(c.as_mut_ptr()),
+                            c: SendPtr(c.as_mut_ptr().cast::<Self>()),
                             rsc,
                             csc,
                             a: SendPtr(a.as_ptr() as *mut Self),
@@ -326,7 +329,7 @@ macro_rules! gemm_float {
                             rsb,
                             csb,
                             0.0,
-                            c.as_mut_ptr(),
+                            c.as_mut_ptr().cast::<Self>(),
                             rsc,
                             csc,
                         );
@@ -345,7 +348,7 @@ macro_rules! gemm_int {
             fn gemm(
                 a: &ArrayView2<'_, Self>,
                 b: &ArrayView2<'_, Self>,
-                c: &mut [Self],
+                c: &mut [MaybeUninit<Self>],
                 rsc: isize,
                 csc: isize,
             ) {
@@ -357,7 +360,7 @@ macro_rules! gemm_int {
                         for p in 0..k {
                             s = s.wrapping_add(a[[i, p]].wrapping_mul(b[[p, j]]));
                         }
-                        c[(i as isize * rsc + j as isize * csc) as usize] = s;
+                        c[(i as isize * rsc + j as isize * csc) as usize] = MaybeUninit::new(s);
                     }
                 }
             }
@@ -412,9 +415,8 @@ fn matmul_typed<T: Gemm>(
         return Err(mat_error(a2.shape(), b2.shape()));
     }
     let mut out_shape;
-    let mut out: Vec<T>;
+    let out: Vec<T>;
     if a2.ndim() == 2 && b2.ndim() == 2 {
-        out = vec_uninit(m * n);
         let av = a2
             .into_dimensionality::<Ix2>()
             .unwrap_or_else(|_| unreachable!());
@@ -422,11 +424,11 @@ fn matmul_typed<T: Gemm>(
             .into_dimensionality::<Ix2>()
             .unwrap_or_else(|_| unreachable!());
         if out_t && an == 2 && bn == 2 {
-            T::gemm(&av, &bv, &mut out, 1, m as isize);
+            let out = gemm_output(m * n, |c| T::gemm(&av, &bv, c, 1, m as isize));
             let t = ArrayD::from_shape_vec(IxDyn(&[n, m]), out).unwrap_or_else(|_| unreachable!());
             return Ok(t.reversed_axes());
         }
-        T::gemm(&av, &bv, &mut out, n as isize, 1);
+        out = gemm_output(m * n, |c| T::gemm(&av, &bv, c, n as isize, 1));
         out_shape = vec![m, n];
     } else {
         let batch = broadcast_shapes(&a2.shape()[..a2.ndim() - 2], &b2.shape()[..b2.ndim() - 2])
@@ -453,18 +455,13 @@ fn matmul_typed<T: Gemm>(
             .into_owned()
             .into_shape_with_order((nb, k, n))
             .map_err(|e| Error::Execution(e.to_string()))?;
-        out = vec_uninit(nb * m * n);
-        for i in 0..nb {
-            let av = ac.index_axis(ndarray::Axis(0), i);
-            let bv = bc.index_axis(ndarray::Axis(0), i);
-            T::gemm(
-                &av,
-                &bv,
-                &mut out[i * m * n..(i + 1) * m * n],
-                n as isize,
-                1,
-            );
-        }
+        out = gemm_output(nb * m * n, |c| {
+            for i in 0..nb {
+                let av = ac.index_axis(ndarray::Axis(0), i);
+                let bv = bc.index_axis(ndarray::Axis(0), i);
+                T::gemm(&av, &bv, &mut c[i * m * n..(i + 1) * m * n], n as isize, 1);
+            }
+        });
         out_shape = full(batch, m, n);
     }
     if bn == 1 {
@@ -477,9 +474,14 @@ fn matmul_typed<T: Gemm>(
     Ok(ArrayD::from_shape_vec(IxDyn(&out_shape), out).unwrap_or_else(|_| unreachable!()))
 }
 
-/// A zero-filled buffer (every GEMM writes all of it; zeroing is cheap next to the GEMM).
-fn vec_uninit<T: Gemm>(n: usize) -> Vec<T> {
-    vec![T::ZERO; n]
+/// A buffer of `len` elements filled by `fill`, which must write every one of them (GEMMs
+/// do): skipping the zero fill saves a full pass over each result.
+fn gemm_output<T: Gemm>(len: usize, fill: impl FnOnce(&mut [MaybeUninit<T>])) -> Vec<T> {
+    let mut out = Vec::with_capacity(len);
+    fill(&mut out.spare_capacity_mut()[..len]);
+    // SAFETY: `fill` initialized all `len` elements (the `Gemm` contract).
+    unsafe { out.set_len(len) };
+    out
 }
 
 /// matmul of two operands under the dialect's dtype rule.

@@ -191,6 +191,21 @@ class RunningNode:
         self.stop()
 
 
+def _bind(
+    node: Node | None, host: str, port: int, options: dict[str, Any]
+) -> tuple[Node, socket.socket, RunningNode, bool]:
+    """The node to serve (made from ``options`` when ``None``: then owned), its bound socket
+    and the :class:`RunningNode` describing where it listens."""
+    owned = node is None
+    if node is None:
+        node = Node(**options)
+    elif options:
+        raise TypeError("pass either a Node or Node options, not both")
+    sock = bind_socket(host, port)
+    bound_host, bound_port = sock.getsockname()[:2]
+    return node, sock, RunningNode(node, bound_host, bound_port), owned
+
+
 def start_node(
     node: Node | None = None, *, host: str = "127.0.0.1", port: int = 0, **options: Any
 ) -> RunningNode:
@@ -207,14 +222,7 @@ def start_node(
         with start_node() as running:
             syft = Syft(running.url, allow_insecure=True)
     """
-    owned = node is None
-    if node is None:
-        node = Node(**options)
-    elif options:
-        raise TypeError("pass either a Node or Node options, not both")
-    sock = bind_socket(host, port)
-    bound_host, bound_port = sock.getsockname()[:2]
-    running = RunningNode(node, bound_host, bound_port)
+    node, sock, running, owned = _bind(node, host, port, options)
     running._owns_node = owned
     started = threading.Event()
     loop_box: list[asyncio.AbstractEventLoop] = []
@@ -243,7 +251,7 @@ def start_node(
                 pass  # loop already closed
 
     running._stop = request_stop
-    thread = threading.Thread(target=target, name=f"syft-rs-node:{bound_port}", daemon=True)
+    thread = threading.Thread(target=target, name=f"syft-rs-node:{running.port}", daemon=True)
     running._thread = thread
     thread.start()
     started.wait(30.0)
@@ -262,14 +270,7 @@ async def serve_node(
 
     ``async with serve_node() as running: ...`` — arguments as :func:`start_node`.
     """
-    owned = node is None
-    if node is None:
-        node = Node(**options)
-    elif options:
-        raise TypeError("pass either a Node or Node options, not both")
-    sock = bind_socket(host, port)
-    bound_host, bound_port = sock.getsockname()[:2]
-    running = RunningNode(node, bound_host, bound_port)
+    node, sock, running, owned = _bind(node, host, port, options)
     stop = anyio.Event()
     started = anyio.Event()
     node._started.append(started.set)

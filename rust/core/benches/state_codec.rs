@@ -3,7 +3,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ndarray::ArrayD;
 use syft_rs_core::proto::{self, State};
-use syft_rs_core::state::{self, StateEncoder, TensorView};
+use syft_rs_core::state::{self, StateEncoder};
 use syft_rs_core::Tensor;
 
 /// Four float32 tensors, 10M parameters in all (the shape of a small MLP scaled up).
@@ -28,7 +28,7 @@ fn model() -> Vec<Tensor> {
 fn bench(c: &mut Criterion) {
     let params = model();
     assert_eq!(params.iter().map(Tensor::len).sum::<usize>(), 10_000_000);
-    let views: Vec<_> = params.iter().map(TensorView::of).collect();
+    let views: Vec<_> = params.iter().map(Tensor::view).collect();
     let bytes = state::encode_state(&views).unwrap();
 
     let mut g = c.benchmark_group("state_10M_f32");

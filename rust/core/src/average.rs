@@ -134,7 +134,7 @@ pub fn apply_diff(checkpoint: &[u8], avg: &[TensorView<'_>]) -> Result<Vec<u8>> 
                 a.layout()
             )));
         }
-        subtract(&TensorView::of(&old), a, i)
+        subtract(&Tensor::view(&old), a, i)
     })
 }
 
@@ -146,7 +146,7 @@ mod tests {
     use crate::state::encode_state;
 
     fn state(ts: &[Tensor]) -> Vec<u8> {
-        encode_state(&ts.iter().map(TensorView::of).collect::<Vec<_>>()).unwrap()
+        encode_state(&ts.iter().map(Tensor::view).collect::<Vec<_>>()).unwrap()
     }
 
     #[test]
@@ -179,10 +179,10 @@ mod tests {
     fn apply_diff_subtracts_and_keeps_layout() {
         let old = [Tensor::F32(arr1(&[1.0f32, 2.0]).into_dyn())];
         let avg = [Tensor::F32(arr1(&[0.25f32, -1.0]).into_dyn())];
-        let out = apply_diff(&state(&old), &[TensorView::of(&avg[0])]).unwrap();
+        let out = apply_diff(&state(&old), &[Tensor::view(&avg[0])]).unwrap();
         assert_eq!(out, state(&[Tensor::F32(arr1(&[0.75f32, 3.0]).into_dyn())]));
         let wrong = Tensor::F32(arr1(&[1.0f32]).into_dyn());
-        let e = apply_diff(&state(&old), &[TensorView::of(&wrong)]).unwrap_err();
+        let e = apply_diff(&state(&old), &[Tensor::view(&wrong)]).unwrap_err();
         assert_eq!(
             e.to_string(),
             "Checkpoint tensor 0 is float32[2], average tensor is float32[1]."

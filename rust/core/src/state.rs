@@ -15,75 +15,8 @@ use crate::error::{Error, Result};
 use crate::proto::{
     self, state_tensor, torch_tensor, Id, Placeholder, Shape, State, TensorData, TorchTensor,
 };
-use crate::tensor::{shape_str, DType, Element, Tensor};
-
-/// A borrowed n-dimensional array of a supported dtype (e.g. a numpy array's memory).
-#[derive(Debug, Clone)]
-pub enum TensorView<'a> {
-    Bool(ArrayViewD<'a, bool>),
-    U8(ArrayViewD<'a, u8>),
-    I32(ArrayViewD<'a, i32>),
-    I64(ArrayViewD<'a, i64>),
-    F32(ArrayViewD<'a, f32>),
-    F64(ArrayViewD<'a, f64>),
-}
-
-macro_rules! with_view {
-    ($v:expr, $a:ident => $body:expr) => {
-        match $v {
-            TensorView::Bool($a) => $body,
-            TensorView::U8($a) => $body,
-            TensorView::I32($a) => $body,
-            TensorView::I64($a) => $body,
-            TensorView::F32($a) => $body,
-            TensorView::F64($a) => $body,
-        }
-    };
-}
-
-impl<'a> TensorView<'a> {
-    pub fn dtype(&self) -> DType {
-        match self {
-            TensorView::Bool(_) => DType::Bool,
-            TensorView::U8(_) => DType::U8,
-            TensorView::I32(_) => DType::I32,
-            TensorView::I64(_) => DType::I64,
-            TensorView::F32(_) => DType::F32,
-            TensorView::F64(_) => DType::F64,
-        }
-    }
-
-    pub fn shape(&self) -> &[usize] {
-        with_view!(self, a => a.shape())
-    }
-
-    /// `float32[2,3]`: the form used in mismatch messages.
-    pub fn layout(&self) -> String {
-        layout(self.dtype(), self.shape())
-    }
-
-    /// A view of an owned tensor.
-    pub fn of(t: &'a Tensor) -> TensorView<'a> {
-        match t {
-            Tensor::Bool(a) => TensorView::Bool(a.view()),
-            Tensor::U8(a) => TensorView::U8(a.view()),
-            Tensor::I32(a) => TensorView::I32(a.view()),
-            Tensor::I64(a) => TensorView::I64(a.view()),
-            Tensor::F32(a) => TensorView::F32(a.view()),
-            Tensor::F64(a) => TensorView::F64(a.view()),
-        }
-    }
-
-    /// An owned copy in standard (row-major) layout.
-    pub fn to_tensor(&self) -> Tensor {
-        with_view!(self, a => Element::wrap(a.as_standard_layout().into_owned()))
-    }
-}
-
-/// `dtype[d0,d1,…]`.
-pub fn layout(dtype: DType, shape: &[usize]) -> String {
-    format!("{dtype}[{}]", shape_str(shape))
-}
+use crate::tensor::Tensor;
+pub use crate::tensor::{layout, TensorView};
 
 // ---- decoding ---------------------------------------------------------------------------
 
@@ -421,7 +354,7 @@ pub fn diff(original: &[TensorView<'_>], updated: &[TensorView<'_>]) -> Result<V
 /// The diff `original − updated`, serialized like [`encode_state`].
 pub fn serialized_diff(original: &[TensorView<'_>], updated: &[TensorView<'_>]) -> Result<Vec<u8>> {
     let d = diff(original, updated)?;
-    let views: Vec<_> = d.iter().map(TensorView::of).collect();
+    let views: Vec<_> = d.iter().map(Tensor::view).collect();
     encode_state(&views)
 }
 

@@ -6,7 +6,7 @@ use super::*;
 use crate::proto::{self, StateTensor};
 
 fn views(ts: &[Tensor]) -> Vec<TensorView<'_>> {
-    ts.iter().map(TensorView::of).collect()
+    ts.iter().map(Tensor::view).collect()
 }
 
 fn sample() -> Vec<Tensor> {

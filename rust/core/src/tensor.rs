@@ -433,6 +433,11 @@ impl<'a> TensorView<'a> {
         self.len() == 0
     }
 
+    /// `float32[2,3]`: the form used in mismatch messages.
+    pub fn layout(&self) -> String {
+        layout(self.dtype(), self.shape())
+    }
+
     /// The same view with a shorter lifetime (views are invariant in their lifetime).
     pub fn reborrow(&self) -> TensorView<'_> {
         map_view!(self, a => a.view())
@@ -486,6 +491,11 @@ impl<'a> TensorView<'a> {
     pub fn swap_axes(self, i: usize, j: usize) -> TensorView<'a> {
         map_view!(self, a => { let mut a = a; a.swap_axes(i, j); a })
     }
+}
+
+/// `dtype[d0,d1,…]`, the layout form of mismatch messages.
+pub fn layout(dtype: DType, shape: &[usize]) -> String {
+    format!("{dtype}[{}]", shape_str(shape))
 }
 
 /// Format dims as `"3,3"`.

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use ndarray::{arr1, arr2};
 use syft_rs_core::proto::{self, SyftProto};
-use syft_rs_core::state::{self, TensorView};
+use syft_rs_core::state;
 use syft_rs_core::{average, Tensor};
 
 // ---- allocation accounting: peak live bytes per input --------------------------------------
@@ -86,7 +86,7 @@ fn seeds() -> Vec<Vec<u8>> {
         Tensor::F64(arr1(&[0.1f64]).into_dyn()),
         Tensor::I32(arr1(&[-1i32]).into_dyn()),
     ];
-    let views: Vec<_> = params.iter().map(TensorView::of).collect();
+    let views: Vec<_> = params.iter().map(Tensor::view).collect();
     out.push(state::encode_state(&views).unwrap());
     // A small Plan with every construct the codec has: kwargs, target kinds, roles, state.
     let tensor = proto::tensor_to_proto(&params[0], proto::Id::int(3)).unwrap();
@@ -280,7 +280,7 @@ fn run_all(data: &[u8], model: &[u8], avg: &[Tensor]) {
     let _ = state::decode_state(data);
     let _ = state::check_diff(model, data);
     let _ = state::check_diff(data, model);
-    let views: Vec<_> = avg.iter().map(TensorView::of).collect();
+    let views: Vec<_> = avg.iter().map(Tensor::view).collect();
     let _ = state::state_replace_values(data, &views);
     let _ = average::apply_diff(data, &views);
     let _ = average::mean_diffs(&[model, data]);

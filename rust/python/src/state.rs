@@ -143,7 +143,7 @@ fn serialized_diff<'py>(
         b.iter().map(ParamArray::view).collect(),
     );
     let diff = detach(py, || state::diff(&va, &vb))?;
-    let views: Vec<_> = diff.iter().map(TensorView::of).collect();
+    let views: Vec<_> = diff.iter().map(Tensor::view).collect();
     encode_to_pybytes(py, &views)
 }
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use numpy::{IntoPyArray, PyReadonlyArrayDyn, PyUntypedArray, PyUntypedArrayMethods};
+use numpy::{PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyOverflowError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt};
@@ -12,6 +12,7 @@ use syft_rs_core::plan::Plan;
 use syft_rs_core::tensor::{Element, Scalar, Tensor};
 
 use crate::errors::detach;
+use crate::state::{tensor_into_py, ParamArray};
 
 /// A loaded, validated, immutable PySyft Plan; safe to share between threads.
 #[pyclass(name = "Plan", module = "syft_rs._core", frozen)]
@@ -19,14 +20,9 @@ pub struct PyPlan {
     inner: Arc<Plan>,
 }
 
-/// A borrowed numpy input, kept alive (and read-locked) for the duration of a run.
+/// A numpy input borrowed (read-locked) for the duration of a run, or a scalar made a tensor.
 enum Held<'py> {
-    Bool(PyReadonlyArrayDyn<'py, bool>),
-    U8(PyReadonlyArrayDyn<'py, u8>),
-    I32(PyReadonlyArrayDyn<'py, i32>),
-    I64(PyReadonlyArrayDyn<'py, i64>),
-    F32(PyReadonlyArrayDyn<'py, f32>),
-    F64(PyReadonlyArrayDyn<'py, f64>),
+    Array(ParamArray<'py>),
     Own(Option<Tensor>),
 }
 
@@ -66,37 +62,23 @@ fn hold<'py>(
         }
         obj.clone()
     };
-    let Ok(arr) = obj.cast::<PyUntypedArray>() else {
-        return Err(PyTypeError::new_err(format!(
+    if let Some(a) = ParamArray::borrow(&obj).map_err(|e| prefix_type_error(i, e))? {
+        return Ok(Held::Array(a));
+    }
+    Err(match obj.cast::<PyUntypedArray>() {
+        Ok(arr) => PyTypeError::new_err(format!(
+            "input #{i}: unsupported dtype {} (supported: float32, float64, int32, int64, uint8, bool)",
+            arr.dtype().str()?
+        )),
+        Err(_) => PyTypeError::new_err(format!(
             "input #{i}: expected a numpy array, a numpy scalar, bool, int or float, got {}",
             obj.get_type().name()?
-        )));
-    };
-    let dtype = arr.dtype().str()?.to_string();
-    Ok(match dtype.as_str() {
-        "bool" => Held::Bool(obj.extract()?),
-        "uint8" => Held::U8(obj.extract()?),
-        "int32" => Held::I32(obj.extract()?),
-        "int64" => Held::I64(obj.extract()?),
-        "float32" => Held::F32(obj.extract()?),
-        "float64" => Held::F64(obj.extract()?),
-        other => {
-            return Err(PyTypeError::new_err(format!(
-                "input #{i}: unsupported dtype {other} (supported: float32, float64, int32, int64, uint8, bool)"
-            )))
-        }
+        )),
     })
 }
 
-fn to_numpy(py: Python<'_>, t: Tensor) -> Py<PyAny> {
-    match t {
-        Tensor::Bool(a) => a.into_pyarray(py).into_any().unbind(),
-        Tensor::U8(a) => a.into_pyarray(py).into_any().unbind(),
-        Tensor::I32(a) => a.into_pyarray(py).into_any().unbind(),
-        Tensor::I64(a) => a.into_pyarray(py).into_any().unbind(),
-        Tensor::F32(a) => a.into_pyarray(py).into_any().unbind(),
-        Tensor::F64(a) => a.into_pyarray(py).into_any().unbind(),
-    }
+fn prefix_type_error(i: usize, e: PyErr) -> PyErr {
+    PyTypeError::new_err(format!("input #{i}: {e}"))
 }
 
 #[pymethods]
@@ -160,18 +142,15 @@ impl PyPlan {
         let args: Vec<Input<'_>> = held
             .iter_mut()
             .map(|h| match h {
-                Held::Bool(a) => Input::View(bool::wrap_view(a.as_array())),
-                Held::U8(a) => Input::View(u8::wrap_view(a.as_array())),
-                Held::I32(a) => Input::View(i32::wrap_view(a.as_array())),
-                Held::I64(a) => Input::View(i64::wrap_view(a.as_array())),
-                Held::F32(a) => Input::View(f32::wrap_view(a.as_array())),
-                Held::F64(a) => Input::View(f64::wrap_view(a.as_array())),
+                Held::Array(a) => Input::View(a.view()),
                 Held::Own(t) => Input::Own(t.take().unwrap_or_else(|| unreachable!())),
             })
             .collect();
         let plan = &*self.inner;
         let out = detach(py, move || plan.execute(args))?;
-        Ok(out.into_iter().map(|t| to_numpy(py, t)).collect())
+        out.into_iter()
+            .map(|t| Ok(tensor_into_py(py, t, false)?.unbind()))
+            .collect()
     }
 
     fn __repr__(&self) -> String {

@@ -21,14 +21,16 @@ pub(crate) enum ParamArray<'py> {
 }
 
 impl<'py> ParamArray<'py> {
-    /// Borrow `obj` as an array; `TypeError` for non-arrays and unsupported dtypes.
-    pub(crate) fn extract(obj: &Bound<'py, PyAny>, index: usize) -> PyResult<Self> {
+    /// Borrow `obj` read-only when it is a numpy array of a supported dtype; `None` for
+    /// anything else (callers word their own `TypeError`).
+    pub(crate) fn borrow(obj: &Bound<'py, PyAny>) -> PyResult<Option<Self>> {
         macro_rules! try_as {
             ($t:ty, $v:ident) => {
                 if let Ok(a) = obj.cast::<PyArrayDyn<$t>>() {
-                    return Ok(ParamArray::$v(a.try_readonly().map_err(|e| {
-                        PyTypeError::new_err(format!("parameter {index}: {e}"))
-                    })?));
+                    let a = a
+                        .try_readonly()
+                        .map_err(|e| PyTypeError::new_err(e.to_string()))?;
+                    return Ok(Some(ParamArray::$v(a)));
                 }
             };
         }
@@ -38,6 +40,16 @@ impl<'py> ParamArray<'py> {
         try_as!(i64, I64);
         try_as!(u8, U8);
         try_as!(bool, Bool);
+        Ok(None)
+    }
+
+    /// Borrow `obj` as an array; `TypeError` for non-arrays and unsupported dtypes.
+    pub(crate) fn extract(obj: &Bound<'py, PyAny>, index: usize) -> PyResult<Self> {
+        match Self::borrow(obj) {
+            Ok(Some(a)) => return Ok(a),
+            Ok(None) => {}
+            Err(e) => return Err(PyTypeError::new_err(format!("parameter {index}: {e}"))),
+        }
         let what = match obj.getattr("dtype") {
             Ok(dtype) => format!("an array of dtype {}", dtype.str()?),
             Err(_) => format!("a {}", obj.get_type().name()?),

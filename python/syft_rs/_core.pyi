@@ -74,11 +74,12 @@ class Plan:
     """A loaded, validated, immutable PySyft Plan; safe to share between threads."""
 
     @staticmethod
-    def from_bytes(data: bytes, framework: str | None = None) -> Plan:
+    def from_bytes(data: bytes, framework: str | None = None, *, reassociate: bool = True) -> Plan:
         """Decode and validate a ``Plan``.
 
         ``framework=None`` executes ``Plan.role`` in the dialect of ``base_framework``;
-        ``"torch"``/``"tfjs"`` executes ``roles[framework]``.
+        ``"torch"``/``"tfjs"`` executes ``roles[framework]``. ``reassociate=False`` keeps
+        every sum of two products as the plan wrote it (see ``Plan.from_protobuf``).
 
         Raises:
             PlanDecodeError, UnsupportedOpError, PlanValidationError, MissingVariableError.

@@ -20,11 +20,17 @@ impl From<Tensor> for Input<'_> {
 
 /// Add the command and action index to a kernel error.
 fn context(e: Error, step: &Step) -> Error {
+    with_context(e, step.index, &step.command)
+}
+
+/// Add a command and its action index to a kernel error (fused kernels name the action
+/// each error comes from themselves).
+pub(crate) fn with_context(e: Error, index: usize, command: &str) -> Error {
     let wrap = |m: String| {
         if m.starts_with("Operands could not be broadcast") {
-            format!("{m} (action #{} '{}')", step.index, step.command)
+            format!("{m} (action #{index} '{command}')")
         } else {
-            format!("{}: {m} (action #{})", step.command, step.index)
+            format!("{command}: {m} (action #{index})")
         }
     };
     match e {
@@ -117,7 +123,11 @@ pub(crate) fn run<'a>(
             args.push(op);
         }
         let t0 = profile.then(std::time::Instant::now);
-        let r = step.kernel.eval(args).map_err(|e| context(e, step))?;
+        let r = match step.kernel.eval(args) {
+            Ok(r) => r,
+            Err(e) if step.own_context => return Err(e),
+            Err(e) => return Err(context(e, step)),
+        };
         if let Some(t0) = t0 {
             eprintln!(
                 "syft_rs profile: action #{:>3} {:<24} {:>9.1} us -> [{}] consume {:?}",

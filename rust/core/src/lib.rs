@@ -7,6 +7,7 @@ pub mod error;
 pub mod interp;
 pub mod ops;
 pub mod plan;
+pub mod pool;
 pub mod proto;
 pub mod state;
 pub mod tensor;

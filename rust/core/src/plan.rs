@@ -27,6 +27,8 @@ pub(crate) struct Step {
     pub out: Option<usize>,
     /// Slots whose last use is this step.
     pub free: Vec<usize>,
+    /// The kernel names the actions in its errors itself (fused steps).
+    pub own_context: bool,
 }
 
 /// The executable form of a role.
@@ -53,13 +55,20 @@ pub struct Plan {
 /// Options of [`Plan::load`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoadOptions {
-    /// Fold transposes, eliminate common subexpressions and dead actions.
+    /// Fold transposes, eliminate common subexpressions and dead actions, fuse
+    /// elementwise updates into one pass (results bit-identical).
     pub optimize: bool,
+    /// With `optimize`: evaluate `A·B + A·C` as `A·(B + C)` (`ops::fused::MatMulSum`),
+    /// which re-associates floating-point sums.
+    pub reassociate: bool,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions { optimize: true }
+        LoadOptions {
+            optimize: true,
+            reassociate: true,
+        }
     }
 }
 
@@ -68,11 +77,16 @@ impl Plan {
     /// `Plan.role` in the dialect of `base_framework`; `"torch"`/`"tfjs"` run that entry
     /// of `Plan.roles`.
     pub fn from_bytes(data: &[u8], framework: Option<&str>) -> Result<Plan> {
-        Plan::load(
-            proto::decode::<proto::Plan>(data)?,
-            framework,
-            LoadOptions::default(),
-        )
+        Plan::from_bytes_with(data, framework, LoadOptions::default())
+    }
+
+    /// [`Plan::from_bytes`] with explicit load options.
+    pub fn from_bytes_with(
+        data: &[u8],
+        framework: Option<&str>,
+        opts: LoadOptions,
+    ) -> Result<Plan> {
+        Plan::load(proto::decode::<proto::Plan>(data)?, framework, opts)
     }
 
     /// Validate a decoded Plan message.
@@ -83,6 +97,7 @@ impl Plan {
         let mut prog = build(&name, role, dialect)?;
         if opts.optimize {
             optimize::optimize(&mut prog);
+            optimize::fuse(&mut prog, dialect, opts.reassociate);
             optimize::layouts(&mut prog);
         }
         optimize::lifetimes(&mut prog);
@@ -494,6 +509,7 @@ fn build(name: &str, role: &proto::Role, dialect: Dialect) -> Result<Program> {
             consume: Vec::new(),
             out,
             free: Vec::new(),
+            own_context: false,
         });
     }
     if let Some(e) = state_error {

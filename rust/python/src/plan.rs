@@ -85,9 +85,18 @@ fn prefix_type_error(i: usize, e: PyErr) -> PyErr {
 impl PyPlan {
     /// Decode and validate a Plan (`framework`: None, "torch" or "tfjs").
     #[staticmethod]
-    #[pyo3(signature = (data, framework = None))]
-    fn from_bytes(py: Python<'_>, data: &[u8], framework: Option<&str>) -> PyResult<Self> {
-        let plan = detach(py, || Plan::from_bytes(data, framework))?;
+    #[pyo3(signature = (data, framework = None, *, reassociate = true))]
+    fn from_bytes(
+        py: Python<'_>,
+        data: &[u8],
+        framework: Option<&str>,
+        reassociate: bool,
+    ) -> PyResult<Self> {
+        let opts = syft_rs_core::plan::LoadOptions {
+            optimize: true,
+            reassociate,
+        };
+        let plan = detach(py, || Plan::from_bytes_with(data, framework, opts))?;
         Ok(PyPlan {
             inner: Arc::new(plan),
         })

@@ -129,6 +129,19 @@ impl Kernel for Arith {
         }
         binary(self.op, a, b, dt)
     }
+
+    fn algebra(&self) -> crate::ops::fused::Algebra {
+        use crate::ops::fused::Algebra;
+        if !matches!(self.alpha, None | Some(Scalar::Int(1))) {
+            return Algebra::Opaque;
+        }
+        match (self.op, self.swap) {
+            (BinOp::Add, _) => Algebra::Add,
+            (BinOp::Mul, _) => Algebra::Mul,
+            (BinOp::Sub, false) => Algebra::Sub,
+            _ => Algebra::Opaque,
+        }
+    }
 }
 
 fn arith(

@@ -139,29 +139,31 @@ impl<T: Copy + Send + Sync + 'static> GemmArgs<T> {
     /// the blocks concurrently, each single-threaded (measured faster on these shapes than
     /// the crate's own threading); small ones run on the calling thread.
     unsafe fn run_split(self, zero: T, one: T) {
-        let parts = rayon::current_num_threads().max(1);
+        let parts = crate::pool::threads();
         if parts == 1 || self.m * self.n * self.k < parallel_min_work() {
             return self.run(zero, one);
         }
         let along_n = self.n >= self.m;
         let len = if along_n { self.n } else { self.m };
         let chunk = len.div_ceil(parts).max(1);
-        rayon::scope(|s| {
-            let mut lo = 0;
-            while lo < len {
-                let hi = (lo + chunk).min(len);
-                let mut g = self;
+        let this = self;
+        crate::pool::run(len.div_ceil(chunk), &move |i| {
+            let lo = i * chunk;
+            let hi = (lo + chunk).min(len);
+            let mut g = this;
+            // SAFETY: the blocks [lo, hi) are disjoint parts of the output and of one
+            // operand; the pool returns only when all of them have run.
+            unsafe {
                 if along_n {
                     g.n = hi - lo;
-                    g.c = SendPtr(self.c.0.offset(lo as isize * self.csc));
-                    g.b = SendPtr(self.b.0.offset(lo as isize * self.csb));
+                    g.c = SendPtr(this.c.0.offset(lo as isize * this.csc));
+                    g.b = SendPtr(this.b.0.offset(lo as isize * this.csb));
                 } else {
                     g.m = hi - lo;
-                    g.c = SendPtr(self.c.0.offset(lo as isize * self.rsc));
-                    g.a = SendPtr(self.a.0.offset(lo as isize * self.rsa));
+                    g.c = SendPtr(this.c.0.offset(lo as isize * this.rsc));
+                    g.a = SendPtr(this.a.0.offset(lo as isize * this.rsa));
                 }
-                s.spawn(move |_| g.run(zero, one));
-                lo = hi;
+                g.run(zero, one)
             }
         });
     }
@@ -290,6 +292,12 @@ macro_rules! gemm_float {
                     c.iter_mut().for_each(|x| *x = MaybeUninit::new(0.0));
                     return;
                 }
+                if k == 1 {
+                    // An outer product: one rounded product per element (what the GEMM
+                    // computes too), written in the output's memory order.
+                    outer(a, b, c, rsc, csc);
+                    return;
+                }
                 let (rsa, csa) = strides2(a);
                 let (rsb, csb) = strides2(b);
                 match backend() {
@@ -339,6 +347,40 @@ macro_rules! gemm_float {
         }
     };
 }
+/// `c[i, j] = a[i, 0] · b[0, j]` (k = 1) at strides `(rsc, csc)`.
+fn outer<T: crate::ops::num::Num>(
+    a: &ArrayView2<'_, T>,
+    b: &ArrayView2<'_, T>,
+    c: &mut [MaybeUninit<T>],
+    rsc: isize,
+    csc: isize,
+) {
+    let av: Vec<T> = a.column(0).iter().copied().collect();
+    let bv: Vec<T> = b.row(0).iter().copied().collect();
+    let (m, n) = (av.len(), bv.len());
+    if csc == 1 && rsc >= n as isize {
+        for (i, &x) in av.iter().enumerate() {
+            let row = &mut c[i * rsc as usize..i * rsc as usize + n];
+            for (o, &y) in row.iter_mut().zip(&bv) {
+                *o = MaybeUninit::new(x.mul(y));
+            }
+        }
+    } else if rsc == 1 && csc >= m as isize {
+        for (j, &y) in bv.iter().enumerate() {
+            let col = &mut c[j * csc as usize..j * csc as usize + m];
+            for (o, &x) in col.iter_mut().zip(&av) {
+                *o = MaybeUninit::new(x.mul(y));
+            }
+        }
+    } else {
+        for (i, &x) in av.iter().enumerate() {
+            for (j, &y) in bv.iter().enumerate() {
+                c[(i as isize * rsc + j as isize * csc) as usize] = MaybeUninit::new(x.mul(y));
+            }
+        }
+    }
+}
+
 gemm_float!(f32, sgemm);
 gemm_float!(f64, dgemm);
 
@@ -570,6 +612,13 @@ impl Kernel for MatMul {
     fn prefer_transposed_output(&mut self) -> bool {
         self.out_t = true;
         true
+    }
+
+    fn algebra(&self) -> crate::ops::fused::Algebra {
+        crate::ops::fused::Algebra::MatMul {
+            transpose_a: self.transpose_a,
+            transpose_b: self.transpose_b,
+        }
     }
 }
 

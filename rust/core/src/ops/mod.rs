@@ -10,6 +10,7 @@ use crate::tensor::{DType, Element, Priority, Scalar, Tensor, TensorView};
 pub mod cast;
 pub mod compare;
 pub mod elementwise;
+pub mod fused;
 pub mod linalg;
 pub mod nn;
 pub mod num;
@@ -218,6 +219,11 @@ pub trait Kernel: Send + Sync + std::fmt::Debug {
     /// and returns true. Values are unchanged; only the memory layout differs.
     fn prefer_transposed_output(&mut self) -> bool {
         false
+    }
+
+    /// What the load-time rewrites may know about this kernel.
+    fn algebra(&self) -> fused::Algebra {
+        fused::Algebra::Opaque
     }
 }
 
@@ -608,6 +614,11 @@ impl Kernel for InPlace {
             )));
         }
         Ok(r.into_dtype(target_dtype))
+    }
+
+    fn algebra(&self) -> fused::Algebra {
+        // The fused kernels' fast paths keep the target's shape and dtype.
+        self.0.algebra()
     }
 }
 

@@ -362,3 +362,13 @@ pub fn zip_map<T: Element, O: Element>(
     let shape = broadcast_shapes(a.shape(), b.shape())?;
     Ok(zip_views(a, b, &shape, f))
 }
+
+/// `xs[i] = f(xs[i], ys[i])`. Kept on the calling thread: splitting a memory-bound pass
+/// over two cores measured slower here (90 µs → 160–200 µs for 307K float32), since the
+/// second core mostly waits on the same memory and on the lines the first core wrote.
+pub fn update_with<T: Element>(xs: &mut [T], ys: &[T], f: impl Fn(T, T) -> T) {
+    debug_assert_eq!(xs.len(), ys.len());
+    for (p, q) in xs.iter_mut().zip(ys) {
+        *p = f(*p, *q);
+    }
+}

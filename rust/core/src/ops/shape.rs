@@ -158,6 +158,13 @@ impl Kernel for ShapeOp {
             }
         }
     }
+
+    fn algebra(&self) -> crate::ops::fused::Algebra {
+        match self {
+            ShapeOp::Copy => crate::ops::fused::Algebra::Identity,
+            _ => crate::ops::fused::Algebra::Opaque,
+        }
+    }
 }
 
 /// cat / concat (`stack = false`) and stack along `dim`.

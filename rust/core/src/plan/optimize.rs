@@ -159,3 +159,212 @@ pub(super) fn lifetimes(prog: &mut Program) {
         step.free = free;
     }
 }
+
+/// The same value read through the same transposes (folded `t` actions differ only in
+/// the action index they carry for errors).
+fn same_src(a: &Src, b: &Src) -> bool {
+    use crate::ops::ViewStep;
+    let kind = |v: &ViewStep| match v {
+        ViewStep::TorchT { .. } => 0u8,
+        ViewStep::Reverse => 1,
+    };
+    match (a, b) {
+        (Src::Slot { slot: s, view: v }, Src::Slot { slot: t, view: w }) => {
+            s == t && v.len() == w.len() && v.iter().zip(w).all(|(x, y)| kind(x) == kind(y))
+        }
+        _ => a == b,
+    }
+}
+
+/// Load-time fusions (see `ops::fused`): sums of two products sharing a factor, and
+/// `a - s·x` updates. Runs after `optimize`, before the lifetimes are computed.
+pub(super) fn fuse(prog: &mut Program, dialect: crate::ops::Dialect, reassociate: bool) {
+    use crate::ops::fused::{Algebra, MatMulSum, SubScaled};
+    use crate::ops::ViewStep;
+
+    let n = prog.steps.len();
+    // Reads of each slot (outputs count as reads, so they are never fused away).
+    let mut uses = vec![0usize; prog.n_slots];
+    let mut producer = vec![usize::MAX; prog.n_slots];
+    for (i, step) in prog.steps.iter().enumerate() {
+        for op in &step.operands {
+            if let Src::Slot { slot, .. } = op {
+                uses[*slot] += 1;
+            }
+        }
+        if let Some(o) = step.out {
+            producer[o] = i;
+        }
+    }
+    for &o in &prog.outputs {
+        uses[o] += 1;
+    }
+    let mut steps: Vec<Option<super::Step>> = std::mem::take(&mut prog.steps)
+        .into_iter()
+        .map(Some)
+        .collect();
+    let algebra = |steps: &[Option<super::Step>], i: usize| {
+        steps[i]
+            .as_ref()
+            .map_or(Algebra::Opaque, |s| s.kernel.algebra())
+    };
+    // A product read once, directly or through one copy read once: (product step, copy
+    // step, views from the product to the reader).
+    let product = |steps: &[Option<super::Step>],
+                   src: &Src|
+     -> Option<(usize, Option<usize>, Vec<ViewStep>)> {
+        let Src::Slot { slot, view } = src else {
+            return None;
+        };
+        if uses[*slot] != 1 || producer[*slot] == usize::MAX {
+            return None;
+        }
+        let q = producer[*slot];
+        match algebra(steps, q) {
+            Algebra::MatMul { .. } => Some((q, None, view.clone())),
+            Algebra::Identity => {
+                let st = steps[q].as_ref()?;
+                let [Src::Slot { slot: s0, view: v0 }] = st.operands.as_slice() else {
+                    return None;
+                };
+                if uses[*s0] != 1 || producer[*s0] == usize::MAX {
+                    return None;
+                }
+                let q0 = producer[*s0];
+                matches!(algebra(steps, q0), Algebra::MatMul { .. }).then(|| {
+                    let mut v = v0.clone();
+                    v.extend_from_slice(view);
+                    (q0, Some(q), v)
+                })
+            }
+            _ => None,
+        }
+    };
+    for p in 0..n {
+        match algebra(&steps, p) {
+            Algebra::Add if reassociate => {
+                let ops = match steps[p].as_ref() {
+                    Some(s) if s.operands.len() == 2 => s.operands.clone(),
+                    _ => continue,
+                };
+                let (Some((qx, cx, vx)), Some((qy, cy, vy))) =
+                    (product(&steps, &ops[0]), product(&steps, &ops[1]))
+                else {
+                    continue;
+                };
+                if qx == qy || vx.len() % 2 != vy.len() % 2 {
+                    continue;
+                }
+                let (
+                    Algebra::MatMul {
+                        transpose_a: ax,
+                        transpose_b: bx,
+                    },
+                    Algebra::MatMul {
+                        transpose_a: ay,
+                        transpose_b: by,
+                    },
+                ) = (algebra(&steps, qx), algebra(&steps, qy))
+                else {
+                    continue;
+                };
+                let (ox, oy) = match (steps[qx].as_ref(), steps[qy].as_ref()) {
+                    (Some(x), Some(y)) if x.operands.len() == 2 && y.operands.len() == 2 => {
+                        (x.operands.clone(), y.operands.clone())
+                    }
+                    _ => continue,
+                };
+                let (shared_left, t_shared, t_x, t_y) = if ax == ay && same_src(&ox[0], &oy[0]) {
+                    (true, ax, bx, by)
+                } else if bx == by && same_src(&ox[1], &oy[1]) {
+                    (false, bx, ax, ay)
+                } else {
+                    continue;
+                };
+                let (shared, x, y) = if shared_left {
+                    (ox[0].clone(), ox[1].clone(), oy[1].clone())
+                } else {
+                    (ox[1].clone(), ox[0].clone(), oy[0].clone())
+                };
+                let mm_x = steps[qx].take().unwrap_or_else(|| unreachable!());
+                let mm_y = steps[qy].take().unwrap_or_else(|| unreachable!());
+                for c in [cx, cy].into_iter().flatten() {
+                    steps[c] = None;
+                }
+                let add = steps[p].as_mut().unwrap_or_else(|| unreachable!());
+                let add_kernel = std::mem::replace(&mut add.kernel, Box::new(Noop));
+                add.kernel = Box::new(MatMulSum {
+                    dialect,
+                    shared_left,
+                    t_shared,
+                    t_x,
+                    t_y,
+                    views_x: vx,
+                    views_y: vy,
+                    mm_x: mm_x.kernel,
+                    mm_y: mm_y.kernel,
+                    add: add_kernel,
+                    origin: [
+                        (mm_x.index, mm_x.command.clone()),
+                        (mm_y.index, mm_y.command.clone()),
+                        (add.index, add.command.clone()),
+                    ],
+                });
+                add.operands = vec![shared, x, y];
+                add.own_context = true;
+                add.command = format!("{}+{}", mm_x.command, add.command);
+            }
+            Algebra::Sub => {
+                let (a, m) = match steps[p].as_ref() {
+                    Some(s) if s.operands.len() == 2 => {
+                        (s.operands[0].clone(), s.operands[1].clone())
+                    }
+                    _ => continue,
+                };
+                let Src::Slot { slot, view } = &m else {
+                    continue;
+                };
+                if !view.is_empty() || uses[*slot] != 1 || producer[*slot] == usize::MAX {
+                    continue;
+                }
+                let q = producer[*slot];
+                if algebra(&steps, q) != Algebra::Mul {
+                    continue;
+                }
+                let mul = steps[q].take().unwrap_or_else(|| unreachable!());
+                if mul.operands.len() != 2 {
+                    steps[q] = Some(mul);
+                    continue;
+                }
+                let sub = steps[p].as_mut().unwrap_or_else(|| unreachable!());
+                let origin = [
+                    (mul.index, mul.command.clone()),
+                    (sub.index, sub.command.clone()),
+                ];
+                let sub_kernel = std::mem::replace(&mut sub.kernel, Box::new(Noop));
+                sub.kernel = Box::new(SubScaled {
+                    mul: mul.kernel,
+                    sub: sub_kernel,
+                    origin,
+                });
+                sub.operands = vec![a, mul.operands[0].clone(), mul.operands[1].clone()];
+                sub.own_context = true;
+                sub.command = format!("{}+{}", mul.command, sub.command);
+            }
+            _ => {}
+        }
+    }
+    prog.steps = steps.into_iter().flatten().collect();
+}
+
+/// A kernel slot being filled (never evaluated).
+#[derive(Debug)]
+struct Noop;
+
+impl crate::ops::Kernel for Noop {
+    fn eval(&self, _: Vec<crate::ops::Operand<'_>>) -> crate::error::Result<crate::tensor::Tensor> {
+        Err(crate::error::Error::Execution(
+            "internal error: empty kernel".into(),
+        ))
+    }
+}

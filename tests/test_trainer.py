@@ -508,3 +508,41 @@ async def test_checkpoint_save_load_roundtrip(tmp_path) -> None:
     cp = PlanTrainerCheckpoint.load(path)
     assert (cp.epoch, cp.batch, cp.epochs, cp.batch_size) == (1, 2, 2, 8)
     assert json.loads(path.read_text())["clientConfig"] == {"lr": 0.05}
+
+
+# ---- where steps run ----------------------------------------------------------------------
+
+
+class _ThreadRecordingPlan(LinearRegressionPlan):
+    """Records the thread of each step; each step takes ``seconds`` at least."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.threads: list[int] = []
+
+    def execute(self, *args: Any) -> list[np.ndarray]:
+        import threading
+        import time
+
+        self.threads.append(threading.get_ident())
+        time.sleep(self.seconds)
+        return super().execute(*args)
+
+
+async def test_short_steps_run_inline_long_ones_in_a_worker_thread() -> None:
+    import threading
+
+    from syft_rs import trainer as trainer_mod
+
+    here = threading.get_ident()
+    fast = _ThreadRecordingPlan(0.0)
+    await tensor_trainer(fast, epochs=1).start()
+    # The first step goes to a worker thread; once a step proved short, the next ones run
+    # here (a step slowed past the bound by a loaded machine sends one back to a thread).
+    assert fast.threads[0] != here
+    rest = fast.threads[1:]
+    assert len(rest) > 3 and sum(t == here for t in rest) > len(rest) // 2
+    slow = _ThreadRecordingPlan(trainer_mod.INLINE_STEP_SECONDS * 2)
+    await tensor_trainer(slow, epochs=1, steps_per_epoch=4).start()
+    assert len(slow.threads) == 4 and here not in slow.threads

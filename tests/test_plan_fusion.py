@@ -217,3 +217,68 @@ def test_batch_of_one_outer_product_matches_numpy() -> None:
     c = rng.standard_normal((1, 40), dtype=np.float32)
     (got,) = plan.execute(a, b, c)
     np.testing.assert_array_equal(got, (a * b).T + (a * c).T)
+
+
+def _sgd_plan(copy: bool = True) -> bytes:
+    """``W - lr·(t(A·B) + t(A·C))``: the traced SGD step of a weight (inputs A, B, C, W, lr)."""
+    acts = [
+        action("matmul", Ref(2), target=1, ret=10),
+        action("t", target=10, ret=11),
+        *([action("copy", target=11, ret=12)] if copy else []),
+        action("matmul", Ref(3), target=1, ret=13),
+        action("t", target=13, ret=14),
+        action("add_", Ref(14), target=12 if copy else 11, ret=15),
+        action("mul", Ref(15), target=5, ret=16),
+        action("sub", Ref(16), target=4, ret=17),
+    ]
+    return build_plan(acts, [1, 2, 3, 4, 5], [17])
+
+
+@pytest.mark.parametrize("k", [1, 7, 64])
+def test_sgd_step_is_one_step_and_matches_the_unfused_rounding(k: int) -> None:
+    """The update runs on the fused product's pieces; each element rounds as the actions
+    do once the product is given (compared against the re-associated product itself)."""
+    data = _sgd_plan()
+    fused = Plan.from_protobuf(data)
+    assert fused._plan.num_steps == 1
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((k, 300), dtype=np.float32)
+    b = rng.standard_normal((k, 200), dtype=np.float32)
+    c = rng.standard_normal((k, 200), dtype=np.float32)
+    w = rng.standard_normal((200, 300), dtype=np.float32)
+    lr = np.array([0.005], np.float32)
+    at = np.ascontiguousarray(a.T)  # the plan multiplies t(A)... here A is given as [300, k]
+    (got,) = fused.execute(at, b, c, w, lr)
+    # The same product through the product-only plan, then the update in numpy.
+    (g,) = Plan.from_protobuf(_grad_sum_plan("torch", True, True)).execute(at, b, c)
+    np.testing.assert_array_equal(got.view(np.uint32), (w - lr * g).view(np.uint32))
+    (plain,) = Plan.from_protobuf(data, reassociate=False).execute(at, b, c, w, lr)
+    np.testing.assert_allclose(got, plain, rtol=1e-5, atol=1e-6)
+
+
+def test_sgd_step_falls_back_off_the_fast_path() -> None:
+    plan = Plan.from_protobuf(_sgd_plan(copy=False))
+    rng = np.random.default_rng(6)
+    a = rng.standard_normal((30, 8), dtype=np.float32)
+    b = rng.standard_normal((8, 20), dtype=np.float32)
+    c = rng.standard_normal((8, 20), dtype=np.float32)
+    g = (a @ b).T + (a @ c).T
+    lr = np.array([0.5], np.float32)
+    # W broadcasts against the product (a row): the update runs unfused.
+    w_row = rng.standard_normal((1, 30), dtype=np.float32)
+    np.testing.assert_allclose(
+        plan.execute(a, b, c, w_row, lr)[0], w_row - lr * g, rtol=1e-5, atol=1e-6
+    )
+    # A transposed (column-major) W, a float64 W, a per-row scale.
+    w = rng.standard_normal((30, 20), dtype=np.float32).T
+    np.testing.assert_allclose(plan.execute(a, b, c, w, lr)[0], w - lr * g, rtol=1e-5, atol=1e-6)
+    got64 = plan.execute(a, b, c, w.astype(np.float64), lr)[0]
+    assert got64.dtype == np.float64
+    np.testing.assert_allclose(got64, w - lr.astype(np.float64) * g, rtol=1e-5, atol=1e-6)
+    s = rng.standard_normal((20, 1), dtype=np.float32)
+    np.testing.assert_allclose(plan.execute(a, b, c, w, s)[0], w - s * g, rtol=1e-5, atol=1e-5)
+    # Errors still name their action: the second product, then the subtraction.
+    with pytest.raises(ShapeError, match=r"matmul: .*\(action #2\)"):
+        plan.execute(a, b, np.ones((9, 20), np.float32), w, lr)
+    with pytest.raises(ShapeError, match=r"action #6 'sub'"):
+        plan.execute(a, b, c, np.ones((3, 3), np.float32), lr)

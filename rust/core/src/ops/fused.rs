@@ -14,7 +14,7 @@
 
 use crate::error::Result;
 use crate::ops::elementwise::{binary, BinOp};
-use crate::ops::linalg::matmul_layout;
+use crate::ops::linalg::{matmul_f32_then, matmul_layout, Epilogue};
 use crate::ops::num::Num;
 use crate::ops::{Dialect, Kernel, Operand, ViewStep};
 use crate::tensor::{DType, Element, Tensor, TensorView};
@@ -37,6 +37,8 @@ pub enum Algebra {
         transpose_a: bool,
         transpose_b: bool,
     },
+    /// A [`MatMulSum`] (`Kernel::into_product_sum` hands it over).
+    ProductSum,
 }
 
 fn swap_last(v: TensorView<'_>) -> TensorView<'_> {
@@ -146,7 +148,67 @@ fn flagged(o: Operand<'_>, t: bool) -> Operand<'_> {
     Operand::Own(swap_last(v).to_tensor())
 }
 
+impl MatMulSum {
+    /// The fused product on the fast path (checked by the caller with [`fast_sum`]). With
+    /// `epi = Some((shape, f))`, a float32 result of that final shape is produced through
+    /// `f` piece by piece ([`matmul_f32_then`]); the flag says whether it was.
+    fn product(
+        &self,
+        shared: Operand<'_>,
+        x: Operand<'_>,
+        y: Operand<'_>,
+        epi: Option<(&[usize], &Epilogue<'_>)>,
+    ) -> Result<(Tensor, bool)> {
+        let sv = shared.as_view().unwrap_or_else(|| unreachable!());
+        let dt = sv.dtype();
+        let sum = binary(BinOp::Add, flagged(x, self.t_x), flagged(y, self.t_y), dt)?;
+        let s = if self.t_shared { swap_last(sv) } else { sv };
+        // Lay the product out so that the views leave it row-major.
+        let out_t = self.views_x.len() % 2 == 1;
+        let (l, r) = if self.shared_left {
+            (s, sum.view())
+        } else {
+            (sum.view(), s)
+        };
+        let final_shape = {
+            let (m, n) = (l.shape()[0], r.shape()[1]);
+            if out_t {
+                [n, m]
+            } else {
+                [m, n]
+            }
+        };
+        if let Some((want, f)) = epi {
+            if dt == DType::F32 && want == final_shape && l.shape()[1] == r.shape()[0] {
+                let (lv, rv) = (
+                    f32::of_view(&l).unwrap_or_else(|| unreachable!()),
+                    f32::of_view(&r).unwrap_or_else(|| unreachable!()),
+                );
+                fn two(v: ndarray::ArrayViewD<'_, f32>) -> ndarray::ArrayView2<'_, f32> {
+                    v.into_dimensionality::<ndarray::Ix2>()
+                        .unwrap_or_else(|_| unreachable!())
+                }
+                let prod = self.ctx(
+                    0,
+                    matmul_f32_then(two(lv), two(rv), out_t, f).map(|a| Tensor::F32(a.into_dyn())),
+                )?;
+                return Ok((apply_views(prod, &self.views_x)?, true));
+            }
+        }
+        let prod = self.ctx(0, matmul_layout(l, r, self.dialect, out_t))?;
+        Ok((apply_views(prod, &self.views_x)?, false))
+    }
+}
+
 impl Kernel for MatMulSum {
+    fn algebra(&self) -> Algebra {
+        Algebra::ProductSum
+    }
+
+    fn into_product_sum(self: Box<Self>) -> Option<MatMulSum> {
+        Some(*self)
+    }
+
     fn eval(&self, mut args: Vec<Operand<'_>>) -> Result<Tensor> {
         let y = args.pop().unwrap_or_else(|| unreachable!());
         let x = args.pop().unwrap_or_else(|| unreachable!());
@@ -154,21 +216,7 @@ impl Kernel for MatMulSum {
         if !fast_sum(&shared, &x, &y, self.t_x, self.t_y) {
             return self.fallback(shared, x, y);
         }
-        let sv = shared.as_view().unwrap_or_else(|| unreachable!());
-        let dt = sv.dtype();
-        let sum = binary(BinOp::Add, flagged(x, self.t_x), flagged(y, self.t_y), dt)?;
-        let s = if self.t_shared { swap_last(sv) } else { sv };
-        // Lay the product out so that the views leave it row-major.
-        let out_t = self.views_x.len() % 2 == 1;
-        let prod = self.ctx(
-            0,
-            if self.shared_left {
-                matmul_layout(s, sum.view(), self.dialect, out_t)
-            } else {
-                matmul_layout(sum.view(), s, self.dialect, out_t)
-            },
-        )?;
-        apply_views(prod, &self.views_x)
+        Ok(self.product(shared, x, y, None)?.0)
     }
 }
 
@@ -180,6 +228,10 @@ pub struct SubScaled {
     pub sub: Box<dyn Kernel>,
     /// `(action index, command)` of the multiply and of the subtraction, for errors.
     pub origin: [(usize, String); 2],
+    /// The multiply's factor at this position (0 or 1) is a fused product computed here:
+    /// operands `[a, other factor, shared, x, y]`, and the update runs on each piece of
+    /// the product as its GEMM finishes it.
+    pub product: Option<(usize, MatMulSum)>,
 }
 
 fn sub_scaled<T: Num>(a: &ndarray::ArrayViewD<'_, T>, s: T, x: Operand<'_>) -> Tensor {
@@ -234,32 +286,12 @@ fn float_of<'o>(o: &'o Operand<'_>) -> Option<(DType, &'o [usize])> {
     }
 }
 
-impl Kernel for SubScaled {
-    fn eval(&self, mut args: Vec<Operand<'_>>) -> Result<Tensor> {
-        let m1 = args.pop().unwrap_or_else(|| unreachable!());
-        let m0 = args.pop().unwrap_or_else(|| unreachable!());
-        let a = args.pop().unwrap_or_else(|| unreachable!());
-        // Which factor is the scale: a one-element tensor of a's dtype, or a number
-        // literal (torch computes it in the tensor's float dtype).
-        let scale_of = |s: &Operand<'_>, x: &Operand<'_>| -> bool {
-            let (Some((da, sa)), Some((dx, sx))) = (float_of(&a), float_of(x)) else {
-                return false;
-            };
-            if da != dx || sa != sx {
-                return false;
-            }
-            match s {
-                Operand::Lit(l) => !matches!(l, crate::tensor::Scalar::Bool(_)),
-                _ => {
-                    s.dtype() == da
-                        && s.shape().iter().product::<usize>() == 1
-                        && s.shape().len() <= sa.len()
-                }
-            }
-        };
-        let (s, x) = if scale_of(&m0, &m1) {
+impl SubScaled {
+    /// `a - m0·m1` (one pass when one factor is a scale, else the two actions).
+    fn update<'a>(&self, a: Operand<'a>, m0: Operand<'a>, m1: Operand<'a>) -> Result<Tensor> {
+        let (s, x) = if scale_of(&a, &m0, &m1) {
             (m0, m1)
-        } else if scale_of(&m1, &m0) {
+        } else if scale_of(&a, &m1, &m0) {
             (m1, m0)
         } else {
             return self.fallback(a, m0, m1);
@@ -280,5 +312,90 @@ impl Kernel for SubScaled {
             ),
             _ => unreachable!(),
         })
+    }
+}
+
+/// `s` is a scale of `x` for `a - s·x`: `x` of `a`'s float dtype and shape, `s` a
+/// one-element tensor of that dtype or a number literal (torch computes it in the
+/// tensor's float dtype).
+fn scale_of(a: &Operand<'_>, s: &Operand<'_>, x: &Operand<'_>) -> bool {
+    let (Some((da, sa)), Some((dx, sx))) = (float_of(a), float_of(x)) else {
+        return false;
+    };
+    if da != dx || sa != sx {
+        return false;
+    }
+    match s {
+        Operand::Lit(l) => !matches!(l, crate::tensor::Scalar::Bool(_)),
+        _ => {
+            s.dtype() == da
+                && s.shape().iter().product::<usize>() == 1
+                && s.shape().len() <= sa.len()
+        }
+    }
+}
+
+/// The float32 scale of `a - s·P` when `a` is row-major float32 and `s` a scale for it.
+fn f32_scale(a: &Operand<'_>, s: &Operand<'_>) -> Option<f32> {
+    let av = a.as_view()?;
+    if av.dtype() != DType::F32 || f32::of_view(&av)?.as_slice().is_none() {
+        return None;
+    }
+    match s {
+        Operand::Lit(crate::tensor::Scalar::Bool(_)) => None,
+        Operand::Lit(l) => {
+            let t = l.to_tensor(DType::F32);
+            Some(only::<f32>(&t.view()))
+        }
+        _ => {
+            let sv = s.as_view()?;
+            (sv.dtype() == DType::F32 && sv.len() == 1 && sv.ndim() <= av.ndim())
+                .then(|| only::<f32>(&sv))
+        }
+    }
+}
+
+impl Kernel for SubScaled {
+    fn eval(&self, mut args: Vec<Operand<'_>>) -> Result<Tensor> {
+        let Some((pos, product)) = &self.product else {
+            let m1 = args.pop().unwrap_or_else(|| unreachable!());
+            let m0 = args.pop().unwrap_or_else(|| unreachable!());
+            let a = args.pop().unwrap_or_else(|| unreachable!());
+            return self.update(a, m0, m1);
+        };
+        let y = args.pop().unwrap_or_else(|| unreachable!());
+        let x = args.pop().unwrap_or_else(|| unreachable!());
+        let shared = args.pop().unwrap_or_else(|| unreachable!());
+        let other = args.pop().unwrap_or_else(|| unreachable!());
+        let a = args.pop().unwrap_or_else(|| unreachable!());
+        let p = if fast_sum(&shared, &x, &y, product.t_x, product.t_y) {
+            match f32_scale(&a, &other) {
+                Some(s) => {
+                    let av = a.as_view().unwrap_or_else(|| unreachable!());
+                    let w = f32::of_view(&av).unwrap_or_else(|| unreachable!());
+                    let w = w.as_slice().unwrap_or_else(|| unreachable!());
+                    let epi = |off: usize, piece: &mut [f32]| {
+                        let n = piece.len();
+                        for (p, q) in piece.iter_mut().zip(&w[off..off + n]) {
+                            *p = q.sub(s.mul(*p));
+                        }
+                    };
+                    let (t, applied) = product.product(shared, x, y, Some((av.shape(), &epi)))?;
+                    if applied {
+                        return Ok(t);
+                    }
+                    t
+                }
+                None => product.product(shared, x, y, None)?.0,
+            }
+        } else {
+            product.fallback(shared, x, y)?
+        };
+        let (m0, m1) = if *pos == 0 {
+            (Operand::Own(p), other)
+        } else {
+            (other, Operand::Own(p))
+        };
+        self.update(a, m0, m1)
     }
 }

@@ -92,6 +92,13 @@ struct SendPtr<T>(*mut T);
 unsafe impl<T> Send for SendPtr<T> {}
 unsafe impl<T> Sync for SendPtr<T> {}
 
+impl<T> SendPtr<T> {
+    /// The pointer (a method, so closures capture the whole `SendPtr`).
+    fn get(self) -> *mut T {
+        self.0
+    }
+}
+
 /// One GEMM call: `c[m×n] = a[m×k] · b[k×n]` with arbitrary strides.
 #[derive(Clone, Copy)]
 struct GemmArgs<T> {
@@ -524,6 +531,72 @@ fn gemm_output<T: Gemm>(len: usize, fill: impl FnOnce(&mut [MaybeUninit<T>])) ->
     // SAFETY: `fill` initialized all `len` elements (the `Gemm` contract).
     unsafe { out.set_len(len) };
     out
+}
+
+/// A pass over a finished piece of a product: `(offset in memory order, elements)`.
+pub type Epilogue<'e> = dyn Fn(usize, &mut [f32]) + Sync + 'e;
+
+/// Output bytes per piece of [`matmul_f32_then`]: small enough that a piece is still in
+/// the core's cache when its epilogue runs.
+const PIECE_BYTES: usize = 96 * 1024;
+
+/// `a · b` (2-D float32) laid out row-major, or column-major when `out_t`, computed in
+/// contiguous pieces of its memory order spread over the worker threads; `epi` runs on
+/// each piece right after its GEMM, while the piece is hot in cache. Values are those of
+/// [`matmul_layout`] (each piece is the same GEMM on a block of rows or columns).
+pub fn matmul_f32_then(
+    a: ArrayView2<'_, f32>,
+    b: ArrayView2<'_, f32>,
+    out_t: bool,
+    epi: &Epilogue<'_>,
+) -> Result<ndarray::Array2<f32>> {
+    let (m, k) = a.dim();
+    let (k2, n) = b.dim();
+    if k != k2 {
+        return Err(mat_error(a.shape(), b.shape()));
+    }
+    // The major dimension of the output's memory order is split into pieces.
+    let (major, minor) = if out_t { (n, m) } else { (m, n) };
+    let total = m * n;
+    let pieces = (total * 4)
+        .div_ceil(PIECE_BYTES)
+        .max(crate::pool::threads())
+        .min(major.max(1));
+    let per = major.div_ceil(pieces.max(1)).max(1);
+    let parts = major.div_ceil(per);
+    let mut out: Vec<f32> = Vec::with_capacity(total);
+    let base = SendPtr(out.spare_capacity_mut().as_mut_ptr().cast::<f32>());
+    crate::pool::run(parts, &|i| {
+        let lo = i * per;
+        let hi = (lo + per).min(major);
+        let len = (hi - lo) * minor;
+        // SAFETY: pieces cover disjoint ranges [lo·minor, hi·minor) of the buffer.
+        let piece = unsafe {
+            std::slice::from_raw_parts_mut(
+                base.get().add(lo * minor).cast::<MaybeUninit<f32>>(),
+                len,
+            )
+        };
+        if out_t {
+            let bs = b.slice(ndarray::s![.., lo..hi]);
+            f32::gemm(&a, &bs, piece, 1, m as isize);
+        } else {
+            let as_ = a.slice(ndarray::s![lo..hi, ..]);
+            f32::gemm(&as_, &b, piece, n as isize, 1);
+        }
+        // SAFETY: the GEMM wrote every element of the piece.
+        let piece = unsafe { std::slice::from_raw_parts_mut(base.get().add(lo * minor), len) };
+        epi(lo * minor, piece);
+    });
+    // SAFETY: the pieces initialized all `total` elements.
+    unsafe { out.set_len(total) };
+    Ok(if out_t {
+        ndarray::Array2::from_shape_vec((n, m), out)
+            .unwrap_or_else(|_| unreachable!())
+            .reversed_axes()
+    } else {
+        ndarray::Array2::from_shape_vec((m, n), out).unwrap_or_else(|_| unreachable!())
+    })
 }
 
 /// matmul of two operands under the dialect's dtype rule.

@@ -225,6 +225,12 @@ pub trait Kernel: Send + Sync + std::fmt::Debug {
     fn algebra(&self) -> fused::Algebra {
         fused::Algebra::Opaque
     }
+
+    /// The kernel as a [`fused::MatMulSum`] (only for kernels whose algebra is
+    /// `ProductSum`; others are dropped and give `None`).
+    fn into_product_sum(self: Box<Self>) -> Option<fused::MatMulSum> {
+        None
+    }
 }
 
 /// What the optimizer may know about a built op.

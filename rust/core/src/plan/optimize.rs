@@ -336,20 +336,51 @@ pub(super) fn fuse(prog: &mut Program, dialect: crate::ops::Dialect, reassociate
                     steps[q] = Some(mul);
                     continue;
                 }
+                // A factor that is a fused product read only here: compute it inside the
+                // update, which then runs on each finished piece of it.
+                let mut operands = vec![a, mul.operands[0].clone(), mul.operands[1].clone()];
+                let mut product = None;
+                for pos in 0..2 {
+                    let Src::Slot { slot: ps, view: pv } = &mul.operands[pos] else {
+                        continue;
+                    };
+                    let pq = producer[*ps];
+                    if !pv.is_empty()
+                        || uses[*ps] != 1
+                        || pq == usize::MAX
+                        || algebra(&steps, pq) != Algebra::ProductSum
+                    {
+                        continue;
+                    }
+                    let st = steps[pq].take().unwrap_or_else(|| unreachable!());
+                    let Some(k) = st.kernel.into_product_sum() else {
+                        unreachable!("a ProductSum kernel converts")
+                    };
+                    let other = mul.operands[1 - pos].clone();
+                    operands = vec![operands[0].clone(), other];
+                    operands.extend(st.operands);
+                    product = Some((pos, k));
+                    break;
+                }
                 let sub = steps[p].as_mut().unwrap_or_else(|| unreachable!());
                 let origin = [
                     (mul.index, mul.command.clone()),
                     (sub.index, sub.command.clone()),
                 ];
                 let sub_kernel = std::mem::replace(&mut sub.kernel, Box::new(Noop));
+                sub.command = if product.is_some() {
+                    format!("matmul+add+{}+{}", mul.command, sub.command)
+                } else {
+                    format!("{}+{}", mul.command, sub.command)
+                };
                 sub.kernel = Box::new(SubScaled {
                     mul: mul.kernel,
                     sub: sub_kernel,
                     origin,
+                    product,
                 });
-                sub.operands = vec![a, mul.operands[0].clone(), mul.operands[1].clone()];
+                sub.operands = operands;
                 sub.own_context = true;
-                sub.command = format!("{}+{}", mul.command, sub.command);
             }
             _ => {}
         }

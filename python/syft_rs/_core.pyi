@@ -17,10 +17,13 @@ __version__: str
 
 # ---- State codec (rust/core/src/state.rs, rust/core/src/proto) ----------------------------
 
-def decode_state(data: bytes) -> list[npt.NDArray[Any]]:
+def decode_state(data: bytes, *, copy: bool = False) -> list[npt.NDArray[Any]]:
     """Decode a syft-proto ``State`` into its tensors, in ``State.tensors`` order.
 
-    ``torch_param`` entries yield their tensor. Arrays are read-only and own their memory.
+    ``torch_param`` entries yield their tensor. Arrays are read-only and aligned. From a
+    ``bytes`` object (and ``copy=False``), float32/float64 values whose packed run happens
+    to be aligned in it are not copied: the array views ``data`` and keeps it alive. Every
+    other array owns memory the values were decoded into.
 
     Raises:
         PlanDecodeError: malformed bytes, ``contents_bin`` tensors, unsupported dtypes,

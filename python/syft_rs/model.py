@@ -19,8 +19,15 @@ _DTYPES = frozenset(
 
 
 def _owned_by_core(array: npt.NDArray[Any]) -> bool:
-    """True for arrays whose buffer the Rust extension handed to numpy (plan outputs, decodes)."""
-    return type(array.base).__name__ == "PySliceContainer" and array.flags.c_contiguous
+    """True for arrays whose buffer the Rust extension handed to numpy (plan outputs,
+    decodes), or that view an immutable ``bytes`` object (zero-copy decodes): nobody else
+    can write their memory."""
+    if not array.flags.c_contiguous:
+        return False
+    base = array.base
+    return type(base).__name__ == "PySliceContainer" or (
+        isinstance(base, bytes) and not array.flags.writeable and array.flags.aligned
+    )
 
 
 def _frozen(value: object, index: int) -> npt.NDArray[Any]:
@@ -85,7 +92,8 @@ class SyftModel:
             data: The protobuf bytes.
 
         Returns:
-            The model; its arrays are the decoded buffers, handed over without copying.
+            The model; its arrays are the decoded buffers, handed over without copying
+            (float runs aligned in ``data`` are read in place: those arrays view ``data``).
 
         Raises:
             ModelLoadFailedError: The bytes are not a valid State of supported tensors

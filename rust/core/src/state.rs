@@ -82,6 +82,22 @@ pub fn decode_state(bytes: &[u8]) -> Result<Vec<Tensor>> {
     state_into_tensors(proto::decode::<State>(bytes)?, "State")
 }
 
+/// The tensors of a `State` decoded from `bytes`, like [`decode_state`], except that
+/// float32/float64 values whose packed run is aligned in `bytes` are not copied: they
+/// come back as views of `bytes`. Validation and errors are those of [`decode_state`].
+pub fn decode_state_borrowing(bytes: &[u8]) -> Result<Vec<proto::Decoded<'_>>> {
+    let state = proto::borrow_window(bytes, || proto::decode::<State>(bytes))?;
+    state
+        .tensors
+        .into_iter()
+        .enumerate()
+        .map(|(i, st)| {
+            torch_tensor_of(st, i, "State")
+                .and_then(|mut t| proto::take_decoded(&mut t, bytes, "State"))
+        })
+        .collect()
+}
+
 // ---- encoding (SyftModel layout) ---------------------------------------------------------
 
 fn placeholder(i: usize, shape: &[usize]) -> Result<Placeholder> {

@@ -144,3 +144,97 @@ fn check_diff_messages() {
         "Diff tensor 1 is float64[3], model tensor is float64[2]."
     );
 }
+
+mod borrowing {
+    use crate::proto::Decoded;
+    use crate::state;
+    use crate::tensor::Tensor;
+
+    fn ld(field: u32, body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        prost::encoding::encode_key(field, prost::encoding::WireType::LengthDelimited, &mut out);
+        prost::encoding::encode_varint(body.len() as u64, &mut out);
+        out.extend_from_slice(body);
+        out
+    }
+
+    fn packed(values: &[f32]) -> Vec<u8> {
+        ld(
+            22,
+            &values
+                .iter()
+                .flat_map(|v| v.to_le_bytes())
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    /// A State of one float32 TensorData of shape [n] whose values are the given runs.
+    fn state_bytes(n: i32, runs: &[&[f32]]) -> Vec<u8> {
+        let mut data = ld(1, &{
+            let mut dims = Vec::new();
+            prost::encoding::int32::encode_packed(1, &[n], &mut dims);
+            dims
+        });
+        data.extend(ld(2, b"float32"));
+        for r in runs {
+            data.extend(packed(r));
+        }
+        let torch = ld(2, &data); // TorchTensor.contents_data
+        let st = ld(1, &torch); // StateTensor.torch_tensor
+        ld(2, &st) // State.tensors
+    }
+
+    /// Decode `msg` placed at each of 8 offsets in a buffer, so that its float run is
+    /// aligned at some of them and not at others.
+    fn at_offsets(msg: &[u8], check: impl Fn(Vec<Decoded<'_>>) -> bool) -> usize {
+        let mut borrowed = 0;
+        for off in 0..8 {
+            let mut buf = vec![0u8; off];
+            buf.extend_from_slice(msg);
+            let got = state::decode_state_borrowing(&buf[off..]).unwrap();
+            if got.iter().any(|d| matches!(d, Decoded::Borrowed(_))) {
+                borrowed += 1;
+            }
+            assert!(check(got));
+        }
+        borrowed
+    }
+
+    fn values(d: &Decoded<'_>) -> Vec<f32> {
+        match d {
+            Decoded::Owned(Tensor::F32(a)) => a.iter().copied().collect(),
+            Decoded::Borrowed(crate::tensor::TensorView::F32(a)) => a.iter().copied().collect(),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn aligned_runs_are_views_and_agree_with_the_copy() {
+        let msg = state_bytes(4, &[&[1.0, 2.0, 3.0, 4.0]]);
+        let n = at_offsets(&msg, |got| values(&got[0]) == [1.0, 2.0, 3.0, 4.0]);
+        // Exactly the offsets that align the run (one in four) borrow it.
+        assert_eq!(n, 2);
+    }
+
+    #[test]
+    fn a_second_run_of_the_field_is_appended_to_a_borrowed_first() {
+        let msg = state_bytes(4, &[&[1.0, 2.0], &[3.0, 4.0]]);
+        let n = at_offsets(&msg, |got| values(&got[0]) == [1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn borrowed_runs_get_the_copying_decode_errors() {
+        let msg = state_bytes(3, &[&[1.0, 2.0]]);
+        for off in 0..4 {
+            let mut buf = vec![0u8; off];
+            buf.extend_from_slice(&msg);
+            let a = state::decode_state(&buf[off..]).unwrap_err().to_string();
+            let b = state::decode_state_borrowing(&buf[off..])
+                .unwrap_err()
+                .to_string();
+            assert_eq!(a, b);
+            assert!(a.contains("2 values for shape [3] (3 expected)"), "{a}");
+        }
+    }
+}

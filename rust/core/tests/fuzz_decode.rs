@@ -277,7 +277,22 @@ fn run_all(data: &[u8], model: &[u8], avg: &[Tensor]) {
         let _ = proto::describe(kind, data);
         let _ = proto::reencode(kind, data);
     }
-    let _ = state::decode_state(data);
+    // The borrowing decode agrees with the copying one: same values, same errors.
+    let copied = state::decode_state(data);
+    match (&copied, state::decode_state_borrowing(data)) {
+        (Ok(a), Ok(b)) => {
+            assert_eq!(a.len(), b.len());
+            for (t, d) in a.iter().zip(b) {
+                let d = match d {
+                    proto::Decoded::Owned(t) => t,
+                    proto::Decoded::Borrowed(v) => v.to_tensor(),
+                };
+                assert_eq!(format!("{t:?}"), format!("{d:?}"));
+            }
+        }
+        (Err(e1), Err(e2)) => assert_eq!(e1.to_string(), e2.to_string()),
+        (a, b) => panic!("decodes disagree: {a:?} vs {b:?}"),
+    }
     let _ = state::check_diff(model, data);
     let _ = state::check_diff(data, model);
     let views: Vec<_> = avg.iter().map(Tensor::view).collect();

@@ -1,6 +1,6 @@
 //! Bindings for syft_rs_core::state and proto inspection: numpy <-> tensors, State bytes.
 
-use numpy::{IntoPyArray, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn};
+use numpy::{IntoPyArray, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
@@ -27,6 +27,13 @@ impl<'py> ParamArray<'py> {
         macro_rules! try_as {
             ($t:ty, $v:ident) => {
                 if let Ok(a) = obj.cast::<PyArrayDyn<$t>>() {
+                    // Rust views need aligned elements; numpy allows unaligned arrays
+                    // (`np.frombuffer` at an odd offset): borrow an aligned copy of those.
+                    let a = if is_aligned(a) {
+                        a.clone()
+                    } else {
+                        a.call_method0("copy")?.cast_into::<PyArrayDyn<$t>>()?
+                    };
                     let a = a
                         .try_readonly()
                         .map_err(|e| PyTypeError::new_err(e.to_string()))?;
@@ -69,6 +76,12 @@ impl<'py> ParamArray<'py> {
             ParamArray::F64(a) => TensorView::F64(a.as_array()),
         }
     }
+}
+
+/// Every element of `a` is aligned for its type: the data pointer and every stride.
+fn is_aligned<T: numpy::Element>(a: &Bound<'_, PyArrayDyn<T>>) -> bool {
+    let align = std::mem::align_of::<T>();
+    a.data() as usize % align == 0 && a.strides().iter().all(|s| s.unsigned_abs() % align == 0)
 }
 
 /// Borrow every element of a sequence of arrays.
@@ -129,10 +142,53 @@ fn tensors_into_list<'py>(
     PyList::new(py, items)
 }
 
+/// Decode a State into read-only numpy arrays. From a `bytes` object (unless `copy`),
+/// float32/float64 values whose packed run is aligned in it are not copied: the array
+/// views the `bytes` (which it keeps alive); other values are moved out of the decoded
+/// message.
 #[pyfunction]
-fn decode_state<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyList>> {
-    let tensors = detach(py, || state::decode_state(data))?;
-    tensors_into_list(py, tensors, true)
+#[pyo3(signature = (data, *, copy = false))]
+fn decode_state<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    copy: bool,
+) -> PyResult<Bound<'py, PyList>> {
+    if copy {
+        if let Ok(bytes) = data.cast::<PyBytes>() {
+            let raw = bytes.as_bytes();
+            let tensors = detach(py, || state::decode_state(raw))?;
+            return tensors_into_list(py, tensors, true);
+        }
+    }
+    let Ok(bytes) = data.cast::<PyBytes>() else {
+        let data: Vec<u8> = data.extract()?;
+        let tensors = detach(py, || state::decode_state(&data))?;
+        return tensors_into_list(py, tensors, true);
+    };
+    let raw = bytes.as_bytes();
+    let decoded = detach(py, || state::decode_state_borrowing(raw))?;
+    let items = decoded
+        .into_iter()
+        .map(|d| match d {
+            proto::Decoded::Owned(t) => tensor_into_py(py, t, true),
+            proto::Decoded::Borrowed(v) => {
+                let arr = match v {
+                    // SAFETY: the view is of `bytes`' immutable buffer, and the array holds
+                    // a reference to `bytes` as its base for as long as it lives.
+                    TensorView::F32(a) => unsafe {
+                        PyArrayDyn::borrow_from_array(&a, bytes.clone().into_any()).into_any()
+                    },
+                    TensorView::F64(a) => unsafe {
+                        PyArrayDyn::borrow_from_array(&a, bytes.clone().into_any()).into_any()
+                    },
+                    _ => unreachable!("only float runs are borrowed"),
+                };
+                arr.call_method1("setflags", (false,))?;
+                Ok(arr)
+            }
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    PyList::new(py, items)
 }
 
 #[pyfunction]

@@ -2,10 +2,10 @@
 
 use ndarray::{ArrayD, IxDyn};
 
-use super::tensor_data::TensorData;
+use super::tensor_data::{BorrowedRun, TensorData};
 use super::types::{torch_tensor, Id, Size, TorchTensor};
 use crate::error::{Error, Result};
-use crate::tensor::{shape_str, DType, Tensor};
+use crate::tensor::{shape_str, DType, Tensor, TensorView};
 
 fn id_label(id: &Option<Id>) -> String {
     match id {
@@ -70,17 +70,82 @@ fn build<T: crate::tensor::Element>(
         .map_err(|e| e.to_string())
 }
 
-/// Convert tensor data, taking the value vector out of `data` (no copy of the values).
-fn data_into_tensor(data: &mut TensorData) -> std::result::Result<Tensor, String> {
+/// A decoded tensor: values moved out of the message, or left in the decoded buffer.
+#[derive(Debug)]
+pub enum Decoded<'a> {
+    Owned(Tensor),
+    Borrowed(TensorView<'a>),
+}
+
+/// Convert tensor data whose values may be a [`BorrowedRun`] of `base` (the buffer the
+/// message was decoded from under `borrow_window`): same checks and errors as
+/// [`data_into_tensor`], without copying a borrowed run.
+fn data_into_decoded<'a>(
+    data: &mut TensorData,
+    base: &'a [u8],
+) -> std::result::Result<Decoded<'a>, String> {
+    let Some(run) = data.borrowed else {
+        return data_into_tensor(data).map(Decoded::Owned);
+    };
+    check_header(data)?;
+    let dtype = DType::from_name(&data.dtype).unwrap_or_else(|| unreachable!("checked"));
+    check_fields(data, dtype)?;
+    let dims = dims_of(data.shape.as_ref())?;
+    let expected: usize = dims.iter().product();
+    if run.count != expected {
+        return Err(format!(
+            "{} values for shape [{}] ({} expected)",
+            run.count,
+            shape_str(&dims),
+            expected
+        ));
+    }
+    fn view<'a, T: crate::tensor::Element>(
+        base: &'a [u8],
+        run: BorrowedRun,
+        dims: &[usize],
+    ) -> std::result::Result<ndarray::ArrayViewD<'a, T>, String> {
+        let size = std::mem::size_of::<T>();
+        let bytes = base
+            .get(run.offset..run.offset + run.count * size)
+            .ok_or("borrowed run outside the decoded buffer")?;
+        if bytes.as_ptr() as usize % std::mem::align_of::<T>() != 0 {
+            return Err("borrowed run is not aligned".into());
+        }
+        // SAFETY: `bytes` is `count · size_of::<T>()` bytes of `base`, aligned for `T`
+        // (checked), and T is f32/f64, for which every bit pattern is a value; the
+        // values are little-endian (runs are recorded only on little-endian targets).
+        let values = unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), run.count) };
+        ndarray::ArrayViewD::from_shape(IxDyn(dims), values).map_err(|e| e.to_string())
+    }
+    Ok(Decoded::Borrowed(match (dtype, run.field) {
+        (DType::F32, 22) => TensorView::F32(view::<f32>(base, run, &dims)?),
+        (DType::F64, 23) => TensorView::F64(view::<f64>(base, run, &dims)?),
+        _ => unreachable!("check_fields matched the field to the dtype"),
+    }))
+}
+
+/// Quantization flag and dtype name of tensor data.
+fn check_header(data: &TensorData) -> std::result::Result<(), String> {
     if data.is_quantized {
         return Err("quantized tensors are not supported".to_string());
     }
-    let dtype = DType::from_name(&data.dtype).ok_or_else(|| {
+    DType::from_name(&data.dtype).ok_or_else(|| {
         format!(
             "dtype '{}' is not supported (supported: float32, float64, int32, int64, uint8, bool)",
             data.dtype
         )
     })?;
+    Ok(())
+}
+
+/// Convert tensor data, taking the value vector out of `data` (no copy of the values).
+fn data_into_tensor(data: &mut TensorData) -> std::result::Result<Tensor, String> {
+    if data.borrowed.is_some() {
+        return Err("internal error: borrowed values outside a borrowing decode".into());
+    }
+    check_header(data)?;
+    let dtype = DType::from_name(&data.dtype).unwrap_or_else(|| unreachable!("checked"));
     check_fields(data, dtype)?;
     let dims = dims_of(data.shape.as_ref())?;
     match dtype {
@@ -135,6 +200,25 @@ pub fn take_tensor(t: &mut TorchTensor, message: &'static str) -> Result<Tensor>
     let label = id_label(&t.id);
     match &mut t.contents {
         Some(torch_tensor::Contents::ContentsData(data)) => data_into_tensor(data)
+            .map_err(|e| Error::decode(message, format!("TorchTensor {label}: {e}"))),
+        _ => unreachable!("checked by contents_error"),
+    }
+}
+
+/// [`take_tensor`] for a message decoded from `base` under
+/// [`borrow_window`](super::tensor_data::borrow_window): recorded runs become views of
+/// `base`.
+pub fn take_decoded<'a>(
+    t: &mut TorchTensor,
+    base: &'a [u8],
+    message: &'static str,
+) -> Result<Decoded<'a>> {
+    if let Some(e) = contents_error(t) {
+        return Err(Error::decode(message, e));
+    }
+    let label = id_label(&t.id);
+    match &mut t.contents {
+        Some(torch_tensor::Contents::ContentsData(data)) => data_into_decoded(data, base)
             .map_err(|e| Error::decode(message, format!("TorchTensor {label}: {e}"))),
         _ => unreachable!("checked by contents_error"),
     }

@@ -21,8 +21,8 @@ mod tensor_data;
 mod types;
 
 pub use convert::{
-    dims_of, size_of, take_tensor, tensor_data_of, tensor_from_proto, tensor_into_proto,
-    tensor_to_proto, torch_tensor_into_tensor,
+    dims_of, size_of, take_decoded, take_tensor, tensor_data_of, tensor_from_proto,
+    tensor_into_proto, tensor_to_proto, torch_tensor_into_tensor, Decoded,
 };
 pub use describe::{describe, reencode, Value, KINDS};
 pub use execution::{
@@ -35,7 +35,7 @@ pub use messaging::{
     IsNoneMessage, ObjectMessage, ObjectRequestMessage, PlanCommandMessage, PointerTensor,
     SearchMessage, SyftMessage, TensorCommandMessage, WorkerCommandMessage,
 };
-pub use tensor_data::TensorData;
+pub use tensor_data::{borrow_window, BorrowedRun, TensorData};
 pub use types::{arg, id, torch_tensor, Arg, ArgList, Id, Parameter, Shape, Size, TorchTensor};
 
 use crate::error::{Error, Result};

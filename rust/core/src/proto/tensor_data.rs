@@ -54,9 +54,64 @@ pub struct TensorData {
     pub contents_qint32: Vec<i32>,
     /// Field 28.
     pub contents_bfloat16: Vec<f32>,
+    /// Not on the wire: a packed `contents_float32` (field 22) or `contents_float64` (23)
+    /// run left in place in the decoded buffer, recorded instead of copied while a
+    /// [`borrow_window`] is open. Never set by any other decode.
+    pub borrowed: Option<BorrowedRun>,
+}
+
+/// The values of a packed float field, in place in the buffer being decoded.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct BorrowedRun {
+    /// 22 (float32) or 23 (float64).
+    pub field: u32,
+    /// Byte offset of the first value in the decoded buffer (aligned for the type).
+    pub offset: usize,
+    /// Number of values.
+    pub count: usize,
+}
+
+thread_local! {
+    /// `(address, length)` of the buffer a borrowing decode reads on this thread.
+    static WINDOW: std::cell::Cell<Option<(usize, usize)>> = const { std::cell::Cell::new(None) };
+}
+
+/// Resets the window when the decode ends, also on unwinding.
+struct WindowGuard(Option<(usize, usize)>);
+
+impl Drop for WindowGuard {
+    fn drop(&mut self) {
+        WINDOW.with(|w| w.set(self.0));
+    }
+}
+
+/// Run `f` (a decode of `buf` on this thread) with packed float runs of `buf` that are
+/// aligned for their type recorded as [`BorrowedRun`]s instead of copied (little-endian
+/// targets only; elsewhere every run is copied and converted).
+pub fn borrow_window<R>(buf: &[u8], f: impl FnOnce() -> R) -> R {
+    let prev = WINDOW.with(|w| w.replace(Some((buf.as_ptr() as usize, buf.len()))));
+    let _guard = WindowGuard(prev);
+    f()
+}
+
+/// The window's bytes `[offset, offset + len)`.
+fn window_bytes(offset: usize, len: usize) -> Option<&'static [u8]> {
+    let (start, wlen) = WINDOW.with(|w| w.get())?;
+    if offset.checked_add(len)? > wlen {
+        return None;
+    }
+    // SAFETY: the window is the live buffer of the decode running on this thread (set by
+    // `borrow_window` for the duration of `f`); the slice is used before `f` returns.
+    Some(unsafe { std::slice::from_raw_parts((start + offset) as *const u8, len) })
 }
 
 impl TensorData {
+    fn borrowed_count(&self, field: u32) -> usize {
+        self.borrowed
+            .filter(|b| b.field == field)
+            .map_or(0, |b| b.count)
+    }
+
     /// `(field name, value count)` of every non-empty `contents_*` field, in field order.
     pub fn filled_contents(&self) -> Vec<(&'static str, usize)> {
         let all = [
@@ -66,8 +121,14 @@ impl TensorData {
             ("contents_int32", self.contents_int32.len()),
             ("contents_int64", self.contents_int64.len()),
             ("contents_float16", self.contents_float16.len()),
-            ("contents_float32", self.contents_float32.len()),
-            ("contents_float64", self.contents_float64.len()),
+            (
+                "contents_float32",
+                self.contents_float32.len() + self.borrowed_count(22),
+            ),
+            (
+                "contents_float64",
+                self.contents_float64.len() + self.borrowed_count(23),
+            ),
             ("contents_bool", self.contents_bool.len()),
             ("contents_qint8", self.contents_qint8.len()),
             ("contents_quint8", self.contents_quint8.len()),
@@ -124,6 +185,68 @@ impl Fixed for f64 {
     fn put(self, buf: &mut impl BufMut) {
         buf.put_f64_le(self)
     }
+}
+
+/// Copy a recorded run back into `values` (a second run of the same field follows it).
+fn materialize<T: Fixed>(
+    borrowed: &mut Option<BorrowedRun>,
+    field: u32,
+    values: &mut Vec<T>,
+) -> Result<(), DecodeError> {
+    if let Some(run) = borrowed.filter(|b| b.field == field) {
+        let bytes = window_bytes(run.offset, run.count * T::SIZE)
+            .ok_or_else(|| decode_error("borrowed run outside the decoded buffer"))?;
+        let mut head: Vec<T> = Vec::with_capacity(run.count + values.len());
+        head.extend(bytes.chunks_exact(T::SIZE).map(T::from_le));
+        head.append(values);
+        *values = head;
+        *borrowed = None;
+    }
+    Ok(())
+}
+
+/// Merge a packed or unpacked repeated fixed-width field, copying packed runs in bulk, or
+/// recording an aligned packed run in place while a [`borrow_window`] is open (only for
+/// the first run of the field, and only one field per message).
+fn merge_fixed_borrowing<T: Fixed>(
+    field: u32,
+    wire_type: WireType,
+    values: &mut Vec<T>,
+    borrowed: &mut Option<BorrowedRun>,
+    buf: &mut impl Buf,
+) -> Result<(), DecodeError> {
+    if cfg!(target_endian = "little")
+        && wire_type == WireType::LengthDelimited
+        && values.is_empty()
+        && borrowed.is_none()
+    {
+        if let Some((start, wlen)) = WINDOW.with(|w| w.get()) {
+            let mut peek = buf.chunk();
+            let before = peek.len();
+            if let Ok(len) = decode_varint(&mut peek) {
+                let head = before - peek.len();
+                let addr = peek.as_ptr() as usize;
+                let len = usize::try_from(len).unwrap_or(usize::MAX);
+                if len <= peek.len()
+                    && len % T::SIZE == 0
+                    && len > 0
+                    && addr % std::mem::align_of::<T>() == 0
+                    && addr >= start
+                    && addr + len <= start + wlen
+                {
+                    *borrowed = Some(BorrowedRun {
+                        field,
+                        offset: addr - start,
+                        count: len / T::SIZE,
+                    });
+                    buf.advance(head + len);
+                    return Ok(());
+                }
+            }
+        }
+    }
+    materialize(borrowed, field, values)?;
+    merge_fixed(wire_type, values, buf)
 }
 
 /// Merge a packed or unpacked repeated fixed-width field, copying packed runs in bulk.
@@ -287,11 +410,23 @@ impl prost::Message for TensorData {
             ),
             22 => (
                 "contents_float32",
-                merge_fixed(wire_type, &mut self.contents_float32, buf),
+                merge_fixed_borrowing(
+                    22,
+                    wire_type,
+                    &mut self.contents_float32,
+                    &mut self.borrowed,
+                    buf,
+                ),
             ),
             23 => (
                 "contents_float64",
-                merge_fixed(wire_type, &mut self.contents_float64, buf),
+                merge_fixed_borrowing(
+                    23,
+                    wire_type,
+                    &mut self.contents_float64,
+                    &mut self.borrowed,
+                    buf,
+                ),
             ),
             24 => (
                 "contents_bool",

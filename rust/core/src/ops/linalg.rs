@@ -147,7 +147,10 @@ impl<T: Copy + Send + Sync + 'static> GemmArgs<T> {
     /// the crate's own threading); small ones run on the calling thread.
     unsafe fn run_split(self, zero: T, one: T) {
         let parts = crate::pool::threads();
-        if parts == 1 || self.m * self.n * self.k < parallel_min_work() {
+        // Few multiply-adds over a large operand (a matrix-vector product: batch 1) are
+        // bound by reading that operand, which two cores do faster than one.
+        let streams_big_operand = self.k * self.m.max(self.n) >= 1 << 17;
+        if parts == 1 || (self.m * self.n * self.k < parallel_min_work() && !streams_big_operand) {
             return self.run(zero, one);
         }
         let along_n = self.n >= self.m;

@@ -561,11 +561,18 @@ pub fn matmul_f32_then(
     // The major dimension of the output's memory order is split into pieces.
     let (major, minor) = if out_t { (n, m) } else { (m, n) };
     let total = m * n;
+    // Longer products (large k) get larger pieces: the GEMM on a narrow block loses more
+    // than the cache saves. Blocks are whole multiples of 16 rows/columns (kernel tiles).
+    let piece_bytes = PIECE_BYTES * (k / 64).max(1);
     let pieces = (total * 4)
-        .div_ceil(PIECE_BYTES)
+        .div_ceil(piece_bytes)
         .max(crate::pool::threads())
         .min(major.max(1));
-    let per = major.div_ceil(pieces.max(1)).max(1);
+    let per = major
+        .div_ceil(pieces.max(1))
+        .next_multiple_of(16)
+        .min(major)
+        .max(1);
     let parts = major.div_ceil(per);
     let mut out: Vec<f32> = Vec::with_capacity(total);
     let base = SendPtr(out.spare_capacity_mut().as_mut_ptr().cast::<f32>());

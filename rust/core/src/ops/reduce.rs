@@ -56,6 +56,34 @@ fn fold_axes<T: Element, A: Clone>(
         };
         return ArrayD::from_elem(IxDyn(&[]), acc);
     }
+    if x.ndim() == 2 && axes.len() == 1 {
+        if let Some(s) = x.as_slice() {
+            // Row-major matrices on plain slices, in the same order as the general path
+            // (each output folds its elements in index order), without its per-element
+            // iteration over dynamic dimensions.
+            let (rows, cols) = (x.shape()[0], x.shape()[1]);
+            let acc: Vec<A> = if axes[0] == 0 {
+                let mut acc = vec![init; cols];
+                for row in s.chunks_exact(cols.max(1)).take(rows) {
+                    for (a, v) in acc.iter_mut().zip(row) {
+                        *a = first(a, v);
+                    }
+                }
+                acc
+            } else {
+                s.chunks_exact(cols.max(1))
+                    .take(rows)
+                    .map(|row| row.iter().fold(init.clone(), |a, v| first(&a, v)))
+                    .chain(std::iter::repeat_n(
+                        init.clone(),
+                        if cols == 0 { rows } else { 0 },
+                    ))
+                    .collect()
+            };
+            let n = if axes[0] == 0 { cols } else { rows };
+            return ArrayD::from_shape_vec(IxDyn(&[n]), acc).unwrap_or_else(|_| unreachable!());
+        }
+    }
     let mut it = axes.iter().rev();
     let last = *it.next().unwrap_or_else(|| unreachable!());
     let mut acc = x.fold_axis(Axis(last), init.clone(), |a, v| first(a, v));

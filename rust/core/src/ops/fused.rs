@@ -8,9 +8,12 @@
 //!   re-associates floating-point sums: PySyft traces a backward pass once per gradient
 //!   path, so a weight gradient arrives as two GEMMs over the same activations, and one
 //!   GEMM of the summed gradients does the same math with a third fewer multiply-adds. The
-//!   vectors' parameter tolerances hold (tests/test_plan_exactness.py).
+//!   vectors' parameter tolerances hold (tests/test_plan_fusion.py, test_plan_vectors.py);
+//!   `LoadOptions::reassociate = false` turns it off.
 //! - [`SubScaled`]: `a - s·x` with a one-element `s` in one pass instead of two; every
 //!   element is rounded exactly as the two actions round it (multiply, then subtract).
+//!   When `x` is a `MatMulSum` read only there, the update runs on each piece of the
+//!   product as its GEMM finishes it (`linalg::matmul_f32_then`).
 
 use crate::error::Result;
 use crate::ops::elementwise::{binary, BinOp};

@@ -282,3 +282,20 @@ def test_sgd_step_falls_back_off_the_fast_path() -> None:
         plan.execute(a, b, np.ones((9, 20), np.float32), w, lr)
     with pytest.raises(ShapeError, match=r"action #6 'sub'"):
         plan.execute(a, b, c, np.ones((3, 3), np.float32), lr)
+
+
+def test_equal_literals_share_a_constant_but_signed_zeros_do_not() -> None:
+    """tfjs number literals become constants; equal ones are merged (so repeated actions
+    are computed once), but -0.0 and 0.0 stay apart."""
+    acts = [
+        action("tf.mul", Ref(1), 0.0, ret=10),
+        action("tf.mul", Ref(1), 0.0, ret=11),
+        action("tf.add", Ref(10), Ref(11), ret=12),
+        action("tf.mul", Ref(1), -0.0, ret=13),
+    ]
+    plan = Plan.from_protobuf(build_plan(acts, [1], [12, 13], framework="tfjs"))
+    assert plan._plan.num_steps == 3  # the second tf.mul(x, 0) is the first one
+    x = np.array([1.0, -2.0], np.float32)
+    a, c = plan.execute(x)
+    np.testing.assert_array_equal(np.signbit(a), [False, True])
+    np.testing.assert_array_equal(np.signbit(c), [True, False])

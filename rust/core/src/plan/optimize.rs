@@ -23,8 +23,31 @@ fn resolve(src: &Src, alias: &HashMap<usize, Src>) -> Src {
     }
 }
 
+/// Read equal constants through one index (tfjs number literals each get their own
+/// constant, which would hide common subexpressions such as two `tf.mul(x, 0)`).
+fn dedupe_consts(prog: &mut Program) {
+    // Small constants only (literals), compared by their exact printed form: dtype, shape
+    // and values, with -0.0 and 0.0 kept apart (numeric equality would merge them).
+    let key = |t: &crate::tensor::Tensor| (t.len() <= 16).then(|| format!("{t:?}"));
+    let mut first: HashMap<String, usize> = HashMap::new();
+    let mut remap: Vec<usize> = (0..prog.consts.len()).collect();
+    for (i, c) in prog.consts.iter().enumerate() {
+        if let Some(k) = key(c) {
+            remap[i] = *first.entry(k).or_insert(i);
+        }
+    }
+    for step in prog.steps.iter_mut() {
+        for op in step.operands.iter_mut() {
+            if let Src::Const(i) = op {
+                *i = remap[*i];
+            }
+        }
+    }
+}
+
 /// Fold view ops, merge common subexpressions, drop dead steps.
 pub(super) fn optimize(prog: &mut Program) {
+    dedupe_consts(prog);
     let outputs: HashSet<usize> = prog.outputs.iter().copied().collect();
     let mut alias: HashMap<usize, Src> = HashMap::new();
     let mut seen: HashMap<String, usize> = HashMap::new();

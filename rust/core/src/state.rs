@@ -23,14 +23,22 @@ pub use crate::tensor::{layout, TensorView};
 /// The tensors of a decoded `State`, in `tensors` order; values are moved, not copied.
 /// `torch_param` entries yield their `tensor`. Errors name `message`.
 pub fn state_into_tensors(state: State, message: &'static str) -> Result<Vec<Tensor>> {
+    each_tensor(state, message, |t| {
+        proto::torch_tensor_into_tensor(t, message)
+    })
+}
+
+/// `convert` over the `TorchTensor` of every entry of `state.tensors`, in order.
+fn each_tensor<R>(
+    state: State,
+    message: &'static str,
+    mut convert: impl FnMut(TorchTensor) -> Result<R>,
+) -> Result<Vec<R>> {
     state
         .tensors
         .into_iter()
         .enumerate()
-        .map(|(i, st)| {
-            torch_tensor_of(st, i, message)
-                .and_then(|t| proto::torch_tensor_into_tensor(t, message))
-        })
+        .map(|(i, st)| torch_tensor_of(st, i, message).and_then(&mut convert))
         .collect()
 }
 
@@ -87,15 +95,9 @@ pub fn decode_state(bytes: &[u8]) -> Result<Vec<Tensor>> {
 /// come back as views of `bytes`. Validation and errors are those of [`decode_state`].
 pub fn decode_state_borrowing(bytes: &[u8]) -> Result<Vec<proto::Decoded<'_>>> {
     let state = proto::borrow_window(bytes, || proto::decode::<State>(bytes))?;
-    state
-        .tensors
-        .into_iter()
-        .enumerate()
-        .map(|(i, st)| {
-            torch_tensor_of(st, i, "State")
-                .and_then(|mut t| proto::take_decoded(&mut t, bytes, "State"))
-        })
-        .collect()
+    each_tensor(state, "State", |mut t| {
+        proto::take_decoded(&mut t, bytes, "State")
+    })
 }
 
 // ---- encoding (SyftModel layout) ---------------------------------------------------------

@@ -153,39 +153,44 @@ fn decode_state<'py>(
     data: &Bound<'py, PyAny>,
     copy: bool,
 ) -> PyResult<Bound<'py, PyList>> {
-    if copy {
-        if let Ok(bytes) = data.cast::<PyBytes>() {
-            let raw = bytes.as_bytes();
-            let tensors = detach(py, || state::decode_state(raw))?;
-            return tensors_into_list(py, tensors, true);
+    let owned: Vec<u8>;
+    let raw: &[u8] = match data.cast::<PyBytes>() {
+        Ok(bytes) if !copy => return decode_state_in_place(py, bytes),
+        Ok(bytes) => bytes.as_bytes(),
+        Err(_) => {
+            owned = data.extract()?;
+            &owned
         }
-    }
-    let Ok(bytes) = data.cast::<PyBytes>() else {
-        let data: Vec<u8> = data.extract()?;
-        let tensors = detach(py, || state::decode_state(&data))?;
-        return tensors_into_list(py, tensors, true);
     };
+    let tensors = detach(py, || state::decode_state(raw))?;
+    tensors_into_list(py, tensors, true)
+}
+
+/// [`decode_state`] of a `bytes` object, with aligned float runs left in place.
+fn decode_state_in_place<'py>(
+    py: Python<'py>,
+    bytes: &Bound<'py, PyBytes>,
+) -> PyResult<Bound<'py, PyList>> {
+    /// A read-only array over `a`, a view of `bytes`' buffer.
+    fn viewing<'py, T: numpy::Element>(
+        a: &ndarray::ArrayViewD<'_, T>,
+        bytes: &Bound<'py, PyBytes>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        // SAFETY: `a` views `bytes`' immutable buffer, and the array holds a reference to
+        // `bytes` as its base for as long as it lives.
+        let arr = unsafe { PyArrayDyn::borrow_from_array(a, bytes.clone().into_any()) }.into_any();
+        arr.call_method1("setflags", (false,))?;
+        Ok(arr)
+    }
     let raw = bytes.as_bytes();
     let decoded = detach(py, || state::decode_state_borrowing(raw))?;
     let items = decoded
         .into_iter()
         .map(|d| match d {
             proto::Decoded::Owned(t) => tensor_into_py(py, t, true),
-            proto::Decoded::Borrowed(v) => {
-                let arr = match v {
-                    // SAFETY: the view is of `bytes`' immutable buffer, and the array holds
-                    // a reference to `bytes` as its base for as long as it lives.
-                    TensorView::F32(a) => unsafe {
-                        PyArrayDyn::borrow_from_array(&a, bytes.clone().into_any()).into_any()
-                    },
-                    TensorView::F64(a) => unsafe {
-                        PyArrayDyn::borrow_from_array(&a, bytes.clone().into_any()).into_any()
-                    },
-                    _ => unreachable!("only float runs are borrowed"),
-                };
-                arr.call_method1("setflags", (false,))?;
-                Ok(arr)
-            }
+            proto::Decoded::Borrowed(TensorView::F32(a)) => viewing(&a, bytes),
+            proto::Decoded::Borrowed(TensorView::F64(a)) => viewing(&a, bytes),
+            proto::Decoded::Borrowed(_) => unreachable!("only float runs are borrowed"),
         })
         .collect::<PyResult<Vec<_>>>()?;
     PyList::new(py, items)

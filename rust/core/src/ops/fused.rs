@@ -17,7 +17,7 @@
 
 use crate::error::Result;
 use crate::ops::elementwise::{binary, BinOp};
-use crate::ops::linalg::{matmul_f32_then, matmul_layout, Epilogue};
+use crate::ops::linalg::{matmul_f32_then, matmul_layout, swap_last, Epilogue};
 use crate::ops::num::Num;
 use crate::ops::{Dialect, Kernel, Operand, ViewStep};
 use crate::tensor::{DType, Element, Tensor, TensorView};
@@ -44,9 +44,9 @@ pub enum Algebra {
     ProductSum,
 }
 
-fn swap_last(v: TensorView<'_>) -> TensorView<'_> {
-    let n = v.ndim();
-    v.swap_axes(n - 2, n - 1)
+/// Name the replaced action `(index, command)` in an error.
+fn named(origin: &(usize, String), r: Result<Tensor>) -> Result<Tensor> {
+    r.map_err(|e| crate::interp::with_context(e, origin.0, &origin.1))
 }
 
 /// Apply a chain of view steps to an owned result.
@@ -116,8 +116,7 @@ impl MatMulSum {
 
     /// Name the replaced action `k` in an error.
     fn ctx(&self, k: usize, r: Result<Tensor>) -> Result<Tensor> {
-        let (i, c) = &self.origin[k];
-        r.map_err(|e| crate::interp::with_context(e, *i, c))
+        named(&self.origin[k], r)
     }
 }
 
@@ -237,8 +236,15 @@ pub struct SubScaled {
     pub product: Option<(usize, MatMulSum)>,
 }
 
+/// One element of `a - s·x` from `x`'s element `p` and `a`'s `q`: the multiply rounded,
+/// then the subtraction (as the two actions round them).
+#[inline(always)]
+fn sub_scaled_elem<T: Num>(s: T) -> impl Fn(T, T) -> T {
+    move |p, q| q.sub(s.mul(p))
+}
+
 fn sub_scaled<T: Num>(a: &ndarray::ArrayViewD<'_, T>, s: T, x: Operand<'_>) -> Tensor {
-    let f = |p: T, q: T| q.sub(s.mul(p));
+    let f = sub_scaled_elem(s);
     // Write into x's buffer when it is owned and laid out like a.
     let x = match x {
         Operand::Own(t) => {
@@ -269,15 +275,8 @@ fn only<T: Element>(v: &TensorView<'_>) -> T {
 
 impl SubScaled {
     fn fallback<'a>(&self, a: Operand<'a>, m0: Operand<'a>, m1: Operand<'a>) -> Result<Tensor> {
-        let (mi, mc) = &self.origin[0];
-        let (si, sc) = &self.origin[1];
-        let m = self
-            .mul
-            .eval(vec![m0, m1])
-            .map_err(|e| crate::interp::with_context(e, *mi, mc))?;
-        self.sub
-            .eval(vec![a, Operand::Own(m)])
-            .map_err(|e| crate::interp::with_context(e, *si, sc))
+        let m = named(&self.origin[0], self.mul.eval(vec![m0, m1]))?;
+        named(&self.origin[1], self.sub.eval(vec![a, Operand::Own(m)]))
     }
 }
 
@@ -328,13 +327,16 @@ fn scale_of(a: &Operand<'_>, s: &Operand<'_>, x: &Operand<'_>) -> bool {
     if da != dx || sa != sx {
         return false;
     }
+    is_scale(s, da, sa.len())
+}
+
+/// `s` scales a tensor of dtype `dt` and rank `ndim` without changing its dtype or shape:
+/// a number literal (torch computes it in the tensor's float dtype), or a one-element
+/// tensor of `dt` of at most that rank.
+fn is_scale(s: &Operand<'_>, dt: DType, ndim: usize) -> bool {
     match s {
         Operand::Lit(l) => !matches!(l, crate::tensor::Scalar::Bool(_)),
-        _ => {
-            s.dtype() == da
-                && s.shape().iter().product::<usize>() == 1
-                && s.shape().len() <= sa.len()
-        }
+        _ => s.dtype() == dt && s.shape().iter().product::<usize>() == 1 && s.shape().len() <= ndim,
     }
 }
 
@@ -344,17 +346,12 @@ fn f32_scale(a: &Operand<'_>, s: &Operand<'_>) -> Option<f32> {
     if av.dtype() != DType::F32 || f32::of_view(&av)?.as_slice().is_none() {
         return None;
     }
+    if !is_scale(s, DType::F32, av.ndim()) {
+        return None;
+    }
     match s {
-        Operand::Lit(crate::tensor::Scalar::Bool(_)) => None,
-        Operand::Lit(l) => {
-            let t = l.to_tensor(DType::F32);
-            Some(only::<f32>(&t.view()))
-        }
-        _ => {
-            let sv = s.as_view()?;
-            (sv.dtype() == DType::F32 && sv.len() == 1 && sv.ndim() <= av.ndim())
-                .then(|| only::<f32>(&sv))
-        }
+        Operand::Lit(l) => Some(only::<f32>(&l.to_tensor(DType::F32).view())),
+        _ => Some(only::<f32>(&s.as_view()?)),
     }
 }
 
@@ -379,9 +376,7 @@ impl Kernel for SubScaled {
                     let w = w.as_slice().unwrap_or_else(|| unreachable!());
                     let epi = |off: usize, piece: &mut [f32]| {
                         let n = piece.len();
-                        for (p, q) in piece.iter_mut().zip(&w[off..off + n]) {
-                            *p = q.sub(s.mul(*p));
-                        }
+                        crate::ops::num::update_with(piece, &w[off..off + n], sub_scaled_elem(s));
                     };
                     let (t, applied) = product.product(shared, x, y, Some((av.shape(), &epi)))?;
                     if applied {

@@ -23,6 +23,12 @@ pub fn check_t(ndim: usize) -> Result<()> {
     Ok(())
 }
 
+/// The last two axes swapped (tfjs `transposeA`/`transposeB`); `v` has rank >= 2.
+pub fn swap_last(v: TensorView<'_>) -> TensorView<'_> {
+    let n = v.ndim();
+    v.swap_axes(n - 2, n - 1)
+}
+
 /// torch `t()` as a view.
 pub fn torch_t_view(v: TensorView<'_>) -> Result<TensorView<'_>> {
     check_t(v.ndim())?;
@@ -682,10 +688,6 @@ impl Kernel for MatMul {
                 a.ndim(),
                 b.ndim()
             )));
-        }
-        fn swap_last(v: TensorView<'_>) -> TensorView<'_> {
-            let n = v.ndim();
-            v.swap_axes(n - 2, n - 1)
         }
         let a = if self.transpose_a { swap_last(a) } else { a };
         let b = if self.transpose_b { swap_last(b) } else { b };

@@ -273,9 +273,7 @@ fn update<T: Element>(x: &mut ArrayD<T>, o: &ArrayViewD<'_, T>, g: impl Fn(T, T)
     if let Some(xs) = x.as_slice_memory_order_mut() {
         if same_layout {
             if let Some(os) = o.as_slice_memory_order() {
-                for (p, q) in xs.iter_mut().zip(os) {
-                    *p = g(*p, *q);
-                }
+                update_with(xs, os, g);
                 return;
             }
         }

@@ -231,32 +231,28 @@ pub(super) fn fuse(prog: &mut Program, dialect: crate::ops::Dialect, reassociate
             .as_ref()
             .map_or(Algebra::Opaque, |s| s.kernel.algebra())
     };
+    // The step producing a slot operand that is read nowhere else, and the operand's views.
+    let read_once = |src: &Src| -> Option<(usize, Vec<ViewStep>)> {
+        let Src::Slot { slot, view } = src else {
+            return None;
+        };
+        (uses[*slot] == 1 && producer[*slot] != usize::MAX).then(|| (producer[*slot], view.clone()))
+    };
     // A product read once, directly or through one copy read once: (product step, copy
     // step, views from the product to the reader).
     let product = |steps: &[Option<super::Step>],
                    src: &Src|
      -> Option<(usize, Option<usize>, Vec<ViewStep>)> {
-        let Src::Slot { slot, view } = src else {
-            return None;
-        };
-        if uses[*slot] != 1 || producer[*slot] == usize::MAX {
-            return None;
-        }
-        let q = producer[*slot];
+        let (q, view) = read_once(src)?;
         match algebra(steps, q) {
-            Algebra::MatMul { .. } => Some((q, None, view.clone())),
+            Algebra::MatMul { .. } => Some((q, None, view)),
             Algebra::Identity => {
-                let st = steps[q].as_ref()?;
-                let [Src::Slot { slot: s0, view: v0 }] = st.operands.as_slice() else {
+                let [op] = steps[q].as_ref()?.operands.as_slice() else {
                     return None;
                 };
-                if uses[*s0] != 1 || producer[*s0] == usize::MAX {
-                    return None;
-                }
-                let q0 = producer[*s0];
+                let (q0, mut v) = read_once(op)?;
                 matches!(algebra(steps, q0), Algebra::MatMul { .. }).then(|| {
-                    let mut v = v0.clone();
-                    v.extend_from_slice(view);
+                    v.extend_from_slice(&view);
                     (q0, Some(q), v)
                 })
             }
@@ -344,14 +340,10 @@ pub(super) fn fuse(prog: &mut Program, dialect: crate::ops::Dialect, reassociate
                     }
                     _ => continue,
                 };
-                let Src::Slot { slot, view } = &m else {
+                let Some((q, view)) = read_once(&m) else {
                     continue;
                 };
-                if !view.is_empty() || uses[*slot] != 1 || producer[*slot] == usize::MAX {
-                    continue;
-                }
-                let q = producer[*slot];
-                if algebra(&steps, q) != Algebra::Mul {
+                if !view.is_empty() || algebra(&steps, q) != Algebra::Mul {
                     continue;
                 }
                 let mul = steps[q].take().unwrap_or_else(|| unreachable!());
@@ -364,15 +356,10 @@ pub(super) fn fuse(prog: &mut Program, dialect: crate::ops::Dialect, reassociate
                 let mut operands = vec![a, mul.operands[0].clone(), mul.operands[1].clone()];
                 let mut product = None;
                 for pos in 0..2 {
-                    let Src::Slot { slot: ps, view: pv } = &mul.operands[pos] else {
+                    let Some((pq, pv)) = read_once(&mul.operands[pos]) else {
                         continue;
                     };
-                    let pq = producer[*ps];
-                    if !pv.is_empty()
-                        || uses[*ps] != 1
-                        || pq == usize::MAX
-                        || algebra(&steps, pq) != Algebra::ProductSum
-                    {
+                    if !pv.is_empty() || algebra(&steps, pq) != Algebra::ProductSum {
                         continue;
                     }
                     let st = steps[pq].take().unwrap_or_else(|| unreachable!());

@@ -52,19 +52,23 @@ fn check_fields(data: &TensorData, dtype: DType) -> std::result::Result<(), Stri
     Ok(())
 }
 
+/// `count` values fill a tensor of shape `dims`.
+fn check_count(count: usize, dims: &[usize]) -> std::result::Result<(), String> {
+    let expected: usize = dims.iter().product();
+    if count != expected {
+        return Err(format!(
+            "{count} values for shape [{}] ({expected} expected)",
+            shape_str(dims)
+        ));
+    }
+    Ok(())
+}
+
 fn build<T: crate::tensor::Element>(
     dims: &[usize],
     values: Vec<T>,
 ) -> std::result::Result<Tensor, String> {
-    let expected: usize = dims.iter().product();
-    if values.len() != expected {
-        return Err(format!(
-            "{} values for shape [{}] ({} expected)",
-            values.len(),
-            shape_str(dims),
-            expected
-        ));
-    }
+    check_count(values.len(), dims)?;
     ArrayD::from_shape_vec(IxDyn(dims), values)
         .map(T::wrap)
         .map_err(|e| e.to_string())
@@ -91,15 +95,7 @@ fn data_into_decoded<'a>(
     let dtype = DType::from_name(&data.dtype).unwrap_or_else(|| unreachable!("checked"));
     check_fields(data, dtype)?;
     let dims = dims_of(data.shape.as_ref())?;
-    let expected: usize = dims.iter().product();
-    if run.count != expected {
-        return Err(format!(
-            "{} values for shape [{}] ({} expected)",
-            run.count,
-            shape_str(&dims),
-            expected
-        ));
-    }
+    check_count(run.count, &dims)?;
     fn view<'a, T: crate::tensor::Element>(
         base: &'a [u8],
         run: BorrowedRun,

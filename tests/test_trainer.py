@@ -89,6 +89,22 @@ async def test_original_model_untouched_and_params_not_mutated() -> None:
     assert trainer.current_model is not trainer.original_model
 
 
+
+async def test_current_model_is_a_stable_snapshot_per_step() -> None:
+    X, y = make_data(24)
+    trainer = tensor_trainer(data=(X, y))  # 3 batches of 8
+    assert trainer.current_model is trainer.original_model
+    seen: list[Any] = []
+    trainer.on("batch_end", lambda p: seen.append(trainer.current_model))
+    await trainer.start()
+    # One model per step, fixed once handed out: later steps do not change earlier ones.
+    assert len({id(m) for m in seen}) == 3
+    for k, model in enumerate(seen, start=1):
+        assert_params(model, reference_training(X, y, 8, 0.05, 1, steps=k))
+        assert all(not p.flags.writeable for p in model.params)
+    assert trainer.current_model is seen[-1]
+    assert trainer.current_model is trainer.current_model
+
 async def test_no_loss_no_metrics() -> None:
     X, y = make_data()
     trainer = PlanTrainer(

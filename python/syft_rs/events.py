@@ -17,6 +17,8 @@ __all__ = ["EventEmitter", "Handler", "normalize_event_name"]
 Handler = Callable[[Any], Any]
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+# Spellings seen so far (a training loop emits the same few names on every batch).
+_CANONICAL: dict[str, str] = {}
 
 
 def normalize_event_name(name: str) -> str:
@@ -25,9 +27,16 @@ def normalize_event_name(name: str) -> str:
     Raises:
         TypeError: ``name`` is not a string.
     """
-    if not isinstance(name, str):
+    if type(name) is str:
+        canonical = _CANONICAL.get(name)
+        if canonical is not None:
+            return canonical
+    elif not isinstance(name, str):
         raise TypeError(f"event name must be a str, not {type(name).__name__}")
-    return _CAMEL_BOUNDARY.sub("_", name).lower()
+    canonical = _CAMEL_BOUNDARY.sub("_", name).lower()
+    if type(name) is str and len(_CANONICAL) < 256:
+        _CANONICAL[name] = canonical
+    return canonical
 
 
 class EventEmitter:
@@ -71,8 +80,11 @@ class EventEmitter:
 
         A handler's exception propagates to the caller; later handlers do not run.
         """
+        handlers = self._handlers.get(normalize_event_name(event))
+        if not handlers:
+            return
         # Copy: a handler may subscribe or unsubscribe while we iterate.
-        for handler in list(self._handlers.get(normalize_event_name(event), ())):
+        for handler in list(handlers):
             result = handler(payload)
             # A stop request returned by a handler (``lambda p: trainer.stop()``) is not
             # awaited: it resolves only after the emitting loop moves on.

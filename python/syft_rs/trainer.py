@@ -171,7 +171,9 @@ class PlanTrainer:
             None if steps is None else _positive_int(steps, "steps_per_epoch", minimum=0)
         )
 
-        self.current_model: SyftModel = model
+        # The parameters after the last step; ``current_model`` wraps them when asked.
+        self._params: list[Any] = list(model.params)
+        self._model: SyftModel | None = model
         self.epoch = 0
         self.batch_idx = 0
         self.stopped = False
@@ -191,6 +193,20 @@ class PlanTrainer:
             self.apply_checkpoint(checkpoint)
         if self.batch_size is None and self._tensor_mode:
             raise ValueError("batch_size is required (argument or client_config['batch_size'])")
+
+    @property
+    def current_model(self) -> SyftModel:
+        """The model after the last finished step (``original_model`` before the first)."""
+        if self._model is None:
+            from syft_rs.model import SyftModel
+
+            self._model = SyftModel(self._params)
+        return self._model
+
+    @current_model.setter
+    def current_model(self, model: SyftModel) -> None:
+        self._params = list(model.params)
+        self._model = model
 
     # ---- events ------------------------------------------------------------------------
 
@@ -282,8 +298,6 @@ class PlanTrainer:
     # ---- loop --------------------------------------------------------------------------
 
     async def _run(self, resume: bool) -> None:
-        from syft_rs.model import SyftModel
-
         continued: Iterator[Any] | None = None
         if resume and self.stopped:
             self.stopped = False
@@ -298,9 +312,12 @@ class PlanTrainer:
         self._pending_epoch = None
         self._finished = False
         params = list(start_model.params)
-        self.current_model = (
-            start_model if start_model is not self.original_model else SyftModel(params)
-        )
+        if start_model is self.original_model:
+            # A model of its own (the same read-only arrays), made when first asked for.
+            self._params, self._model = params, None
+        else:
+            self.current_model = start_model
+        events = self._events
 
         await self._events.emit("start", {})
         for epoch in range(start_epoch, self.epochs):
@@ -316,7 +333,8 @@ class PlanTrainer:
             continued = None
             while b < n:
                 self.batch_idx = b
-                await self._events.emit("batch_start", {"epoch": epoch, "batch": b})
+                if events.has_handlers("batch_start"):
+                    await events.emit("batch_start", {"epoch": epoch, "batch": b})
                 if self.stopped:
                     self._pending_batches, self._pending_epoch = batches, epoch
                     await self._emit_stop()
@@ -328,23 +346,26 @@ class PlanTrainer:
                 args = self._resolve_inputs(batch, params)
                 raw = await self._execute(args)
                 loss, metrics, new_params = resolve_outputs(self.plan_outputs, raw)
+                params = list(params)  # the previous list may back a model handed out
                 for i, value in new_params.items():
                     if i >= len(params):
                         raise ValueError(
                             f"output spec index {i} is out of range: the model has {len(params)} parameters"
                         )
                     params[i] = value
-                self.current_model = SyftModel(params)
-                params = list(self.current_model.params)
-                await self._events.emit(
-                    "batch_end",
-                    {
-                        "epoch": epoch,
-                        "batch": b,
-                        "loss": None if loss is None else _as_event_value(loss),
-                        "metrics": {k: _as_event_value(v) for k, v in metrics.items()},
-                    },
-                )
+                # Plan outputs are fresh arrays nobody else holds; the model that wraps
+                # them (read-only views) is made only when somebody asks for it.
+                self._params, self._model = params, None
+                if events.has_handlers("batch_end"):
+                    await events.emit(
+                        "batch_end",
+                        {
+                            "epoch": epoch,
+                            "batch": b,
+                            "loss": None if loss is None else _as_event_value(loss),
+                            "metrics": {k: _as_event_value(v) for k, v in metrics.items()},
+                        },
+                    )
                 b += 1
                 await anyio.lowlevel.checkpoint()
             await self._events.emit("epoch_end", {"epoch": epoch})

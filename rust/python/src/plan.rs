@@ -5,7 +5,8 @@ use std::sync::Arc;
 use numpy::{PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyOverflowError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyType};
 use syft_rs_core::interp::Input;
 use syft_rs_core::ops::Dialect;
 use syft_rs_core::plan::Plan;
@@ -36,45 +37,56 @@ fn hold<'py>(
     i: usize,
     dialect: Dialect,
 ) -> PyResult<Held<'py>> {
-    // numpy scalars become 0-d arrays of their dtype (np.float64 is also a Python float).
-    let np = py.import("numpy")?;
-    let obj = if obj.is_instance(&np.getattr("generic")?)? {
-        np.call_method1("asarray", (obj,))?
-    } else {
-        // Python scalars (bool before int: bool is an int subclass).
-        if obj.is_exact_instance_of::<PyBool>() {
-            return Ok(Held::Own(Some(scalar_tensor(obj.extract::<bool>()?))));
-        }
-        if obj.is_instance_of::<PyInt>() && !obj.is_instance_of::<PyBool>() {
-            let t = match dialect {
-                Dialect::Torch => {
-                    let v: i64 = obj.extract().map_err(|_| {
-                        PyOverflowError::new_err(format!("input #{i}: int does not fit in int64"))
-                    })?;
-                    Scalar::Int(v).to_tensor(syft_rs_core::DType::I64)
-                }
-                Dialect::Tfjs => scalar_tensor(obj.extract::<f64>()? as f32),
-            };
-            return Ok(Held::Own(Some(t)));
-        }
-        if obj.is_instance_of::<PyFloat>() {
-            return Ok(Held::Own(Some(scalar_tensor(obj.extract::<f64>()? as f32))));
-        }
-        obj.clone()
-    };
-    if let Some(a) = ParamArray::borrow(&obj).map_err(|e| prefix_type_error(i, e))? {
+    // Arrays first: they are what a training loop passes on every step.
+    if let Some(a) = ParamArray::borrow(obj).map_err(|e| prefix_type_error(i, e))? {
         return Ok(Held::Array(a));
     }
-    Err(match obj.cast::<PyUntypedArray>() {
-        Ok(arr) => PyTypeError::new_err(format!(
-            "input #{i}: unsupported dtype {} (supported: float32, float64, int32, int64, uint8, bool)",
-            arr.dtype().str()?
-        )),
-        Err(_) => PyTypeError::new_err(format!(
-            "input #{i}: expected a numpy array, a numpy scalar, bool, int or float, got {}",
-            obj.get_type().name()?
-        )),
-    })
+    // numpy scalars become 0-d arrays of their dtype (np.float64 is also a Python float).
+    static NUMPY_GENERIC: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    if obj.is_instance(NUMPY_GENERIC.import(py, "numpy", "generic")?)? {
+        let arr = py.import("numpy")?.call_method1("asarray", (obj,))?;
+        if let Some(a) = ParamArray::borrow(&arr).map_err(|e| prefix_type_error(i, e))? {
+            return Ok(Held::Array(a));
+        }
+        return Err(unsupported(i, &arr));
+    }
+    // Python scalars (bool before int: bool is an int subclass).
+    if obj.is_exact_instance_of::<PyBool>() {
+        return Ok(Held::Own(Some(scalar_tensor(obj.extract::<bool>()?))));
+    }
+    if obj.is_instance_of::<PyInt>() {
+        let t = match dialect {
+            Dialect::Torch => {
+                let v: i64 = obj.extract().map_err(|_| {
+                    PyOverflowError::new_err(format!("input #{i}: int does not fit in int64"))
+                })?;
+                Scalar::Int(v).to_tensor(syft_rs_core::DType::I64)
+            }
+            Dialect::Tfjs => scalar_tensor(obj.extract::<f64>()? as f32),
+        };
+        return Ok(Held::Own(Some(t)));
+    }
+    if obj.is_instance_of::<PyFloat>() {
+        return Ok(Held::Own(Some(scalar_tensor(obj.extract::<f64>()? as f32))));
+    }
+    Err(unsupported(i, obj))
+}
+
+fn unsupported(i: usize, obj: &Bound<'_, PyAny>) -> PyErr {
+    let message = match obj.cast::<PyUntypedArray>() {
+        Ok(arr) => arr.dtype().str().map(|d| {
+            format!(
+                "unsupported dtype {d} (supported: float32, float64, int32, int64, uint8, bool)"
+            )
+        }),
+        Err(_) => obj.get_type().name().map(|n| {
+            format!("expected a numpy array, a numpy scalar, bool, int or float, got {n}")
+        }),
+    };
+    match message {
+        Ok(m) => PyTypeError::new_err(format!("input #{i}: {m}")),
+        Err(e) => e,
+    }
 }
 
 fn prefix_type_error(i: usize, e: PyErr) -> PyErr {

@@ -189,6 +189,26 @@ def test_gather_rows_errors() -> None:
         _core.gather_rows(np.array([object()]), np.array([0], dtype=np.int64))
 
 
+def test_gather_rows_many_matches_fancy_indexing() -> None:
+    rng = np.random.default_rng(1)
+    arrays = [
+        rng.random((9, 4, 3)).astype(np.float32),
+        np.asfortranarray(rng.integers(0, 5, (9, 2))),  # copied to C order first
+        rng.random(9) > 0.5,
+    ]
+    idx = np.array([8, 0, 3, 3], dtype=np.int64)
+    got = _core.gather_rows_many(arrays, idx)
+    assert isinstance(got, tuple) and len(got) == 3
+    for g, a in zip(got, arrays, strict=True):
+        np.testing.assert_array_equal(g, a[idx])
+        assert g.dtype == a.dtype and g.flags.c_contiguous
+    assert _core.gather_rows_many([], idx) == ()
+    with pytest.raises(IndexError):
+        _core.gather_rows_many(arrays, np.array([9], dtype=np.int64))
+    with pytest.raises(TypeError):
+        _core.gather_rows_many([arrays[0], [1, 2]], idx)
+
+
 def test_permutation_deterministic() -> None:
     p = _core.permutation(100, 1, 0)
     assert p.dtype == np.int64 and sorted(p.tolist()) == list(range(100))

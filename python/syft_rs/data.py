@@ -102,7 +102,7 @@ class TensorDataset(Dataset):
 
     def gather(self, indices: IndexArray) -> tuple[np.ndarray, ...]:
         """The batch of samples ``indices``: one new contiguous array per dataset array."""
-        return tuple(_core.gather_rows(a, indices) for a in self.arrays)
+        return _core.gather_rows_many(self.arrays, indices)
 
 
 # ---- samplers -------------------------------------------------------------------------
@@ -341,7 +341,7 @@ class LoaderIterator:
         self._next = b + 1
         indices = self._order[b * self._size : (b + 1) * self._size]
         if self._arrays is not None:
-            return tuple([_core.gather_rows(a, indices) for a in self._arrays])
+            return _core.gather_rows_many(self._arrays, indices)
         return self._loader.fetch(indices)
 
     def __len__(self) -> int:

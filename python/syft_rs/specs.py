@@ -136,28 +136,44 @@ class PlanOutputSpec:
         return f"PlanOutputSpec({', '.join(parts)})"
 
 
-def resolve_outputs(
-    specs: Sequence[PlanOutputSpec], raw: Sequence[Any]
-) -> tuple[Any, dict[str, Any], dict[int, Any]]:
-    """Map raw plan outputs to ``(loss, metrics, {param index: value})``.
+class OutputLayout:
+    """Where the loss, each metric and each model parameter sit in a plan's outputs.
 
-    Output ``i`` goes to spec ``i``; outputs beyond the specs are ignored.
-
-    Raises:
-        ValueError: fewer outputs than specs.
+    Worked out once from the specs (output ``i`` goes to spec ``i``; later specs of the same
+    loss, metric name or parameter index win), then applied to every step's outputs.
     """
-    if len(raw) < len(specs):
-        raise ValueError(
-            f"the plan returned {len(raw)} outputs but {len(specs)} output specs are given"
+
+    __slots__ = ("count", "loss", "metrics", "params")
+
+    def __init__(self, specs: Sequence[PlanOutputSpec]) -> None:
+        self.count = len(specs)
+        self.loss: int | None = None
+        metrics: dict[str, int] = {}
+        params: dict[int, int] = {}
+        for pos, spec in enumerate(specs):
+            if spec.type == PlanOutputSpec.TYPE_LOSS:
+                self.loss = pos
+            elif spec.type == PlanOutputSpec.TYPE_METRIC:
+                metrics[str(spec.name)] = pos
+            else:
+                params[int(spec.index)] = pos  # type: ignore[arg-type]
+        self.metrics = tuple(metrics.items())
+        self.params = tuple(params.items())
+
+    def split(self, raw: Sequence[Any]) -> tuple[Any, dict[str, Any], dict[int, Any]]:
+        """``(loss, metrics, {param index: value})`` of one step's outputs.
+
+        Raises:
+            ValueError: fewer outputs than specs.
+        """
+        if len(raw) < self.count:
+            raise ValueError(
+                f"the plan returned {len(raw)} outputs but {self.count} output specs are given"
+            )
+        loss = None if self.loss is None else raw[self.loss]
+        return (
+            loss,
+            {name: raw[pos] for name, pos in self.metrics},
+            {index: raw[pos] for index, pos in self.params},
         )
-    loss: Any = None
-    metrics: dict[str, Any] = {}
-    params: dict[int, Any] = {}
-    for spec, value in zip(specs, raw, strict=False):
-        if spec.type == PlanOutputSpec.TYPE_LOSS:
-            loss = value
-        elif spec.type == PlanOutputSpec.TYPE_METRIC:
-            metrics[str(spec.name)] = value
-        else:
-            params[int(spec.index)] = value  # type: ignore[arg-type]
-    return loss, metrics, params
+

@@ -21,7 +21,7 @@ import numpy as np
 from syft_rs.checkpoint import PlanTrainerCheckpoint
 from syft_rs.data import DataLoader, LoaderIterator
 from syft_rs.events import EventEmitter
-from syft_rs.specs import PlanInputSpec, PlanOutputSpec, resolve_outputs
+from syft_rs.specs import OutputLayout, PlanInputSpec, PlanOutputSpec
 
 if TYPE_CHECKING:
     from syft_rs.model import SyftModel
@@ -318,6 +318,7 @@ class PlanTrainer:
         else:
             self.current_model = start_model
         events = self._events
+        layout = OutputLayout(self.plan_outputs)
 
         await self._events.emit("start", {})
         for epoch in range(start_epoch, self.epochs):
@@ -345,7 +346,7 @@ class PlanTrainer:
                     break  # an iterable that yields fewer batches than its len()
                 args = self._resolve_inputs(batch, params)
                 raw = await self._execute(args)
-                loss, metrics, new_params = resolve_outputs(self.plan_outputs, raw)
+                loss, metrics, new_params = layout.split(raw)
                 params = list(params)  # the previous list may back a model handed out
                 for i, value in new_params.items():
                     if i >= len(params):

@@ -39,7 +39,8 @@ fn permutation(
 /// A fresh output array and the addresses one row gather needs (they cross the GIL release
 /// as integers).
 struct Gather<'py> {
-    src: Bound<'py, PyUntypedArray>,
+    /// Keeps the source (or its C-contiguous copy) alive while `src_addr` is read.
+    _src: Bound<'py, PyUntypedArray>,
     out: Bound<'py, PyUntypedArray>,
     src_addr: usize,
     dst_addr: usize,
@@ -84,7 +85,7 @@ fn prepare<'py>(py: Python<'py>, array: &Bound<'py, PyAny>, n: usize) -> PyResul
     Ok(Gather {
         rows: shape[0],
         row_bytes: shape[1..].iter().product::<usize>() * dtype.itemsize(),
-        src,
+        _src: src,
         out,
         src_addr,
         dst_addr,

@@ -145,8 +145,9 @@ pub fn gather_rows(
     if row_bytes == 0 {
         return Ok(());
     }
-    // Large gathers are split over the worker threads: scattered rows are bound by memory
-    // latency, and two cores keep twice as many rows in flight.
+    // Large gathers are split over the worker threads that are awake (a training loop keeps
+    // them so): scattered rows are bound by memory latency, and two cores keep twice as many
+    // rows in flight. Parked helpers are not woken for this (see `pool::run_with_awake`).
     let parts = if dst.len() >= PARALLEL_GATHER_BYTES {
         crate::pool::threads().min(indices.len())
     } else {
@@ -162,7 +163,7 @@ pub fn gather_rows(
         .zip(dst.chunks_mut(per * row_bytes))
         .map(std::sync::Mutex::new)
         .collect();
-    crate::pool::run(chunks.len(), &|i| {
+    crate::pool::run_with_awake(chunks.len(), &|i| {
         let mut chunk = chunks[i].lock().unwrap_or_else(|e| e.into_inner());
         let (idx, out) = &mut *chunk;
         copy_runs(src, row_bytes, idx, out);
@@ -341,12 +342,14 @@ mod tests {
         fn large_gathers_split_over_threads_match_naive(
             n in 1usize..200, width in 1000usize..4000, seed: u64,
         ) {
-            // Outputs from PARALLEL_GATHER_BYTES up take the split path.
+            // Outputs from PARALLEL_GATHER_BYTES up take the split path (helpers awake).
             let rows = 300;
             let src: Vec<u8> = (0..rows * width).map(|x| (x * 13 % 251) as u8).collect();
             let perm = permutation(rows, seed, 0);
             let idx: Vec<i64> = (0..n).map(|k| perm[k % rows]).collect();
             let mut dst = vec![0u8; n * width];
+            // A job first, so that the helpers are awake and the gather splits.
+            crate::pool::run(2, &|_| {});
             gather_rows(&src, rows, width, &idx, &mut dst).unwrap();
             for (k, &i) in idx.iter().enumerate() {
                 let i = i as usize;

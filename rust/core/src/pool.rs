@@ -7,7 +7,9 @@
 //! idle virtual CPU's wake-up as well: measured here at 100–250 µs per split, more than a
 //! 784×392 GEMM takes on one core. So each helper spins for a short budget after its last
 //! job (`SYFT_RS_SPIN_US`, default 2000 µs) before parking; a run of a Plan keeps them
-//! hot, an idle process does not burn a core.
+//! hot, an idle process does not burn a core. A spinning helper yields its CPU every few
+//! microseconds, so other threads that are ready to run (numpy's BLAS workers between two
+//! DataLoader batches) are not kept waiting by it.
 //!
 //! Parts are claimed, not assigned: every thread of a job, the caller included, takes the
 //! next unclaimed part until none is left, and the caller waits only for parts a helper has
@@ -148,6 +150,11 @@ fn helper(s: &'static Shared) {
             }
             std::hint::spin_loop();
             spins = spins.wrapping_add(1);
+            if spins % 64 == 0 {
+                // Give the CPU to any other runnable thread (another runtime's workers:
+                // a BLAS that splits its work statically would otherwise wait on this spin).
+                std::thread::yield_now();
+            }
             if spins % 256 == 0 && start.elapsed() >= s.spin {
                 let mut guard = s.lock.lock().unwrap_or_else(|e| e.into_inner());
                 s.sleepers.fetch_add(1, Ordering::SeqCst);
@@ -171,6 +178,25 @@ fn helper(s: &'static Shared) {
 /// the helpers claim parts in order until all are taken. Returns when every part has run.
 /// A panic in any part is re-raised here (after all parts have finished).
 pub fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
+    run_with(parts, f, true);
+}
+
+/// [`run`] with only the helpers that are awake (still spinning after a recent job): parked
+/// helpers are not woken, and when all are parked the caller runs every part itself.
+///
+/// For work that is worth splitting only when the helpers are hot anyway (a DataLoader
+/// gather inside a training loop); a process that does not run Plans keeps its helpers
+/// parked and never has them spinning next to its other threads.
+pub fn run_with_awake(parts: usize, f: &(dyn Fn(usize) + Sync)) {
+    let s = shared();
+    if s.sleepers.load(Ordering::SeqCst) >= s.helpers {
+        (0..parts).for_each(f);
+        return;
+    }
+    run_with(parts, f, false);
+}
+
+fn run_with(parts: usize, f: &(dyn Fn(usize) + Sync), wake: bool) {
     let s = shared();
     if parts <= 1
         || s.helpers == 0
@@ -194,7 +220,7 @@ pub fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
     });
     *s.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(job.clone());
     s.generation.fetch_add(1, Ordering::SeqCst);
-    if s.sleepers.load(Ordering::SeqCst) > 0 {
+    if wake && s.sleepers.load(Ordering::SeqCst) > 0 {
         let _guard = s.lock.lock().unwrap_or_else(|e| e.into_inner());
         s.wake.notify_all();
     }

@@ -20,7 +20,7 @@ spread of the pair ratios is printed too.
 Prints a markdown table and writes benches/results/bench_trainer.json. The run also checks
 that both loops end with finite losses of similar size (they train the same model).
 
-    .venv/bin/python benches/bench_trainer.py [--repeat 9] [--framework tfjs|torch|both]
+    .venv/bin/python benches/bench_trainer.py [--repeat 15] [--framework tfjs|torch|both]
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ def measure(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=9)
+    parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--framework", choices=("tfjs", "torch", "both"), default="both")
     args = parser.parse_args()
 

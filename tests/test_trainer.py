@@ -89,7 +89,6 @@ async def test_original_model_untouched_and_params_not_mutated() -> None:
     assert trainer.current_model is not trainer.original_model
 
 
-
 async def test_current_model_is_a_stable_snapshot_per_step() -> None:
     X, y = make_data(24)
     trainer = tensor_trainer(data=(X, y))  # 3 batches of 8
@@ -104,6 +103,7 @@ async def test_current_model_is_a_stable_snapshot_per_step() -> None:
         assert all(not p.flags.writeable for p in model.params)
     assert trainer.current_model is seen[-1]
     assert trainer.current_model is trainer.current_model
+
 
 async def test_no_loss_no_metrics() -> None:
     X, y = make_data()

@@ -176,4 +176,3 @@ class OutputLayout:
             {name: raw[pos] for name, pos in self.metrics},
             {index: raw[pos] for index, pos in self.params},
         )
-

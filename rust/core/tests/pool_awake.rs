@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 use syft_rs_core::pool;
@@ -17,14 +18,10 @@ fn parked_helpers_stay_parked() {
     pool::run(4, &|_| {});
     std::thread::sleep(Duration::from_millis(100));
     let me = std::thread::current().id();
-    let ran_on = Mutex::new(Vec::new());
-    pool::run_with_awake(16, &|_| {
-        std::thread::sleep(Duration::from_millis(1));
-        ran_on.lock().unwrap().push(std::thread::current().id());
-    });
-    let ran_on = ran_on.into_inner().unwrap();
-    assert_eq!(ran_on.len(), 16);
-    assert!(ran_on.iter().all(|&t| t == me), "a parked helper was woken");
+    assert!(
+        threads_of_awake_run().iter().all(|&t| t == me),
+        "a parked helper was woken"
+    );
 
     // Awake helpers do take parts. A job whose first part waits for the others makes sure
     // a helper is up (a wake-up takes a while); right after it, the helper is spinning.
@@ -41,16 +38,21 @@ fn parked_helpers_stay_parked() {
                 done.fetch_add(1, Ordering::SeqCst);
             }
         });
-        let ran_on = Mutex::new(Vec::new());
-        pool::run_with_awake(16, &|_| {
-            std::thread::sleep(Duration::from_millis(1));
-            ran_on.lock().unwrap().push(std::thread::current().id());
-        });
-        let ran_on = ran_on.into_inner().unwrap();
-        assert_eq!(ran_on.len(), 16);
-        if ran_on.iter().any(|&t| t != me) {
+        if threads_of_awake_run().iter().any(|&t| t != me) {
             return;
         }
     }
     panic!("no awake helper ever took a part");
+}
+
+/// The thread each of 16 one-millisecond parts of a `run_with_awake` ran on.
+fn threads_of_awake_run() -> Vec<ThreadId> {
+    let ran_on = Mutex::new(Vec::new());
+    pool::run_with_awake(16, &|_| {
+        std::thread::sleep(Duration::from_millis(1));
+        ran_on.lock().unwrap().push(std::thread::current().id());
+    });
+    let ran_on = ran_on.into_inner().unwrap();
+    assert_eq!(ran_on.len(), 16, "every part runs once");
+    ran_on
 }

@@ -7,6 +7,7 @@ runs. syft.js camelCase names and Python snake_case names are the same event.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 from collections.abc import Callable, Iterable
@@ -17,8 +18,6 @@ __all__ = ["EventEmitter", "Handler", "normalize_event_name"]
 Handler = Callable[[Any], Any]
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
-# Spellings seen so far (a training loop emits the same few names on every batch).
-_CANONICAL: dict[str, str] = {}
 
 
 def normalize_event_name(name: str) -> str:
@@ -27,16 +26,15 @@ def normalize_event_name(name: str) -> str:
     Raises:
         TypeError: ``name`` is not a string.
     """
-    if type(name) is str:
-        canonical = _CANONICAL.get(name)
-        if canonical is not None:
-            return canonical
-    elif not isinstance(name, str):
+    if not isinstance(name, str):
         raise TypeError(f"event name must be a str, not {type(name).__name__}")
-    canonical = _CAMEL_BOUNDARY.sub("_", name).lower()
-    if type(name) is str and len(_CANONICAL) < 256:
-        _CANONICAL[name] = canonical
-    return canonical
+    return _snake_case(name)
+
+
+# A training loop emits the same few names on every batch.
+@functools.lru_cache(maxsize=256)
+def _snake_case(name: str) -> str:
+    return _CAMEL_BOUNDARY.sub("_", name).lower()
 
 
 class EventEmitter:
